@@ -1,0 +1,95 @@
+"""The one place that knows how CASA is set up.
+
+CASA (modular) reads a site configuration, ``casasiteconfig.py``, from the Python
+path before anything else. The set-up writes one into the virtual environment
+that points ``measurespath`` at the ``casadata`` package and switches every
+auto-update off, so CASA runs offline. Stages import CASA through
+:func:`casa_tools`, which turns a missing or broken installation into one
+clear :class:`~calmodel.CalmodelError` instead of a deep traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from calmodel import CalmodelError
+
+SITE_CONFIG_NAME = "casasiteconfig.py"
+
+
+def casadata_path() -> Path:
+    """Folder holding the measures tables and the data repository shipped by casadata."""
+    try:
+        import casadata
+    except ImportError as err:
+        raise CalmodelError("casadata is not installed: run `make setup`") from err
+    return Path(casadata.datapath)
+
+
+def site_config_text(measures_path: Path) -> str:
+    return (
+        "# Written by calmodel's set-up (calmodel.casa.write_site_config): offline CASA.\n"
+        f"measurespath = {str(measures_path)!r}\n"
+        "datapath = [measurespath]\n"
+        "measures_auto_update = False\n"
+        "data_auto_update = False\n"
+        # The CASA logger is pointed at each stage's own folder by casa_log_to();
+        # this keeps `import casatasks` from leaving casa-*.log files in the cwd.
+        "logfile = '/dev/null'\n"
+    )
+
+
+def write_site_config(target_dir: Path | str | None = None) -> Path:
+    """Write the site config into ``target_dir`` (default: this environment's site-packages;
+    the container uses /opt/casa, one of the paths casaconfig checks first).
+
+    Idempotent: the file is rewritten only when its content would change.
+    """
+    target_dir = Path(target_dir or sysconfig.get_paths()["purelib"])
+    path = target_dir / SITE_CONFIG_NAME
+    text = site_config_text(casadata_path())
+    if path.exists() and path.read_text() == text:
+        return path
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+@dataclass(frozen=True)
+class Casa:
+    """The CASA modules a stage needs, imported once."""
+
+    tools: object
+    tasks: object
+
+
+def casa_tools() -> Casa:
+    """Import casatools and casatasks, or fail with one actionable line."""
+    try:
+        tools = importlib.import_module("casatools")
+        tasks = importlib.import_module("casatasks")
+    except ImportError as err:
+        raise CalmodelError(f"CASA is not importable ({err}); run `make setup`") from err
+    measures = Path(tools.ctsys.measurespath() or "")
+    if not (measures / "geodetic").is_dir():
+        raise CalmodelError(
+            f"CASA measures data not found at '{measures}': the CASA site config is missing; "
+            "run `make setup` (or `python -m calmodel.casa`)"
+        )
+    return Casa(tools=tools, tasks=tasks)
+
+
+def casa_log_to(path: Path) -> None:
+    """Send the CASA log of this process to ``path`` (one log per stage output folder)."""
+    casa = casa_tools()
+    casa.tasks.casalog.setlogfile(str(path))
+
+
+if __name__ == "__main__":  # used by the set-up and the container recipe
+    import os
+
+    print(write_site_config(os.environ.get("CALMODEL_SITE_DIR")))
