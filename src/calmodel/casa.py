@@ -87,6 +87,10 @@ def casa_log_to(path: Path) -> None:
     """Send the CASA log of this process to ``path`` (one log per stage output folder)."""
     casa = casa_tools()
     casa.tasks.casalog.setlogfile(str(path))
+    # Keep the terminal for calmodel's own messages; CASA's (including the harmless
+    # "leap second table out-of-date" once casadata is older than today) go to the log.
+    casa.tasks.casalog.showconsole(onconsole=False)
+    casa.tasks.casalog.setglobal(True)  # tools' messages go through this logger too (after the above)
 
 
 if __name__ == "__main__":  # used by the set-up and the container recipe

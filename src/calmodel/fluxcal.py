@@ -1,0 +1,62 @@
+"""The flux-density standard for VLA primary calibrators, shared by simulate and calibrate.
+
+`setjy` with standard 'Perley-Butler 2017' uses the band's model image from
+casadata (nrao/VLA/CalModels) when it is given one, as the VLA pipeline does, so
+that the slightly resolved structure of 3C286/3C138/3C147/3C48 is included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from calmodel import CalmodelError
+from calmodel.casa import casa_tools, casadata_path
+
+STANDARD = "Perley-Butler 2017"
+KNOWN_FLUX_CALIBRATORS = {
+    "3C286": ("1331+305", "J1331+3030"),
+    "3C138": ("0521+166", "J0521+1638"),
+    "3C147": ("0542+498", "J0542+4951"),
+    "3C48": ("0137+331", "J0137+3309"),
+}
+# VLA band letter by frequency (GHz), lower edges.
+_BANDS = [(0.2, "P"), (1.0, "L"), (2.0, "S"), (4.0, "C"), (8.0, "X"), (12.0, "U"),
+          (18.0, "K"), (26.5, "A"), (40.0, "Q")]
+
+
+def canonical_name(field: str) -> str | None:
+    """'3C286' for any of its usual field names, or None if it is not a standard calibrator."""
+    upper = field.upper().replace(" ", "")
+    for name, aliases in KNOWN_FLUX_CALIBRATORS.items():
+        if upper == name or any(upper.startswith(alias.upper()) for alias in aliases):
+            return name
+    return None
+
+
+def vla_band(freq_ghz: float) -> str:
+    band = _BANDS[0][1]
+    for lower, letter in _BANDS:
+        if freq_ghz >= lower:
+            band = letter
+    return band
+
+
+def model_image(source: str, freq_ghz: float) -> Path | None:
+    path = casadata_path() / "nrao" / "VLA" / "CalModels" / f"{source}_{vla_band(freq_ghz)}.im"
+    return path if path.is_dir() else None
+
+
+def setjy_standard(vis: Path, field: str, freq_ghz: float, spw: str = "") -> dict:
+    """Write the Perley-Butler 2017 model of a standard flux calibrator into MODEL_DATA."""
+    source = canonical_name(field)
+    if source is None:
+        raise CalmodelError(f"field '{field}' in {vis} is not a Perley-Butler 2017 flux calibrator "
+                            f"({', '.join(KNOWN_FLUX_CALIBRATORS)})")
+    image = model_image(source, freq_ghz)
+    casa = casa_tools()
+    result = casa.tasks.setjy(vis=str(vis), field=field, spw=spw, standard=STANDARD,
+                              model=str(image) if image else "", usescratch=True,
+                              scalebychan=True)
+    if not result:
+        raise CalmodelError(f"setjy failed for field '{field}' in {vis}; see the CASA log")
+    return {"standard": STANDARD, "source": source, "model_image": image.name if image else None}

@@ -1,0 +1,401 @@
+"""`calmodel simulate`: a VLASS-like execution block with its truth beside it.
+
+The measurement set is laid out with the CASA simulator (VLA antennas, spectral
+windows, fields, scans with intents); the visibilities are then computed
+exactly in numpy (see :mod:`calmodel.sky`), corrupted with known gains,
+bandpasses and thermal noise (:mod:`calmodel.corruptions`), and written in
+row chunks so a large tile never sits in memory. The flux calibrator's
+visibilities are the Perley-Butler 2017 model that `setjy` writes, so that a
+calibration with the standard recovers the injected flux scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from calmodel import CalmodelError
+from calmodel.casa import casa_log_to, casa_tools, casadata_path
+from calmodel.corruptions import Gains, expected_image_rms, make_gains, noise_sigma
+from calmodel.fluxcal import setjy_standard
+from calmodel.records import atomic_dir, stage_record, write_json
+from calmodel.simulate_config import (ObservationSettings, corruption_settings, load_settings,
+                                      observation_settings)
+from calmodel.sky import Component, offset_position, visibilities
+
+INTENTS = {
+    "flux": "CALIBRATE_FLUX#UNSPECIFIED,CALIBRATE_BANDPASS#UNSPECIFIED",
+    "gain": "CALIBRATE_PHASE#UNSPECIFIED,CALIBRATE_AMPLI#UNSPECIFIED",
+    "target": "OBSERVE_TARGET#UNSPECIFIED",
+}
+POLARISATIONS = ("RR", "LL")
+ROWS_PER_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    role: str  # flux | gain | target
+    ra_deg: float
+    dec_deg: float
+
+
+@dataclass(frozen=True)
+class Scan:
+    field: Field
+    start_s: float  # relative to the block's reference time
+    stop_s: float
+
+
+@dataclass
+class SimulateResult:
+    ms: Path
+    tile_json: Path
+    n_rows: int
+    n_visibilities: int
+    noise_sigma_jy: float
+
+
+# --- sky -----------------------------------------------------------------------------
+
+def _angle_deg(casa, text: str) -> float:
+    return float(casa.tools.quanta().convert(casa.tools.quanta().quantity(text), "deg")["value"])
+
+
+def make_fields(settings: dict, casa) -> list[Field]:
+    spec = settings["fields"]
+    flux = Field(spec["flux_calibrator"]["name"], "flux", _angle_deg(casa, spec["flux_calibrator"]["ra"]),
+                 _angle_deg(casa, spec["flux_calibrator"]["dec"]))
+    gain = Field(spec["gain_calibrator"]["name"], "gain", _angle_deg(casa, spec["gain_calibrator"]["ra"]),
+                 _angle_deg(casa, spec["gain_calibrator"]["dec"]))
+    targets = []
+    count, sep = int(spec["targets"]["count"]), float(spec["targets"]["separation_deg"])
+    if count < 1:
+        raise CalmodelError("fields.targets.count must be at least 1")
+    for i in range(count):
+        angle = 2 * np.pi * i / count
+        ra, dec = offset_position(gain.ra_deg, gain.dec_deg, sep * 3600 * np.sin(angle),
+                                  sep * 3600 * np.cos(angle))
+        targets.append(Field(f"{spec['targets']['prefix']}{i + 1:02d}", "target", ra, dec))
+    return [flux, gain, *targets]
+
+
+def calibrator_components(settings: dict, gain: Field) -> list[Component]:
+    spec = settings["calibrator"]
+    ref = float(spec["reference_frequency_ghz"]) * 1e9
+    comps = []
+    for item in spec["components"]:
+        ra, dec = offset_position(gain.ra_deg, gain.dec_deg, float(item.get("east_arcsec", 0.0)),
+                                  float(item.get("north_arcsec", 0.0)))
+        comps.append(Component(ra, dec, float(item["flux_jy"]), float(item.get("alpha", 0.0)),
+                               float(item.get("maj_arcsec", 0.0)), float(item.get("min_arcsec", 0.0)),
+                               float(item.get("pa_deg", 0.0)), ref, gain.name))
+    if not comps:
+        raise CalmodelError("calibrator.components is empty")
+    return comps
+
+
+def target_sky(settings: dict, targets: list[Field], rng: np.random.Generator) -> list[Component]:
+    """Power-law source counts within a radius of each target centre, fixed by the seed."""
+    spec = settings["sky"]
+    ref = float(spec["reference_frequency_ghz"]) * 1e9
+    smin, smax = float(spec["flux_min_mjy"]) * 1e-3, float(spec["flux_max_mjy"]) * 1e-3
+    g = float(spec["count_slope"]) + 1.0  # integral of S^slope
+    radius = float(spec["radius_arcmin"]) * 60.0
+    sources = []
+    for index, target in enumerate(targets):
+        placed: list[tuple[float, float]] = []
+        for _ in range(int(spec["sources_per_field"])):
+            u = rng.uniform()
+            flux = (smin**g + u * (smax**g - smin**g)) ** (1.0 / g)
+            for _attempt in range(1000):  # keep sources apart so catalogues cross-match cleanly
+                r = radius * np.sqrt(rng.uniform())
+                theta = rng.uniform(0, 2 * np.pi)
+                east, north = r * np.sin(theta), r * np.cos(theta)
+                if all(np.hypot(east - e, north - n) >= spec["min_separation_arcsec"] for e, n in placed):
+                    break
+            placed.append((east, north))
+            alpha = rng.normal(spec["alpha_mean"], spec["alpha_scatter"])
+            maj = mn = pa = 0.0
+            if rng.uniform() < spec["resolved_fraction"]:
+                maj = rng.uniform(*spec["size_arcsec"])
+                mn = maj * rng.uniform(0.4, 1.0)
+                pa = rng.uniform(0, 180)
+            ra, dec = offset_position(target.ra_deg, target.dec_deg, east, north)
+            sources.append(Component(ra, dec, float(flux), float(alpha), maj, mn, pa, ref, target.name))
+        if index == 0 and spec["bright_source_jy"] > 0:
+            ra, dec = offset_position(target.ra_deg, target.dec_deg, 0.6 * radius, -0.3 * radius)
+            sources.append(Component(ra, dec, float(spec["bright_source_jy"]), -0.7, 0, 0, 0, ref,
+                                     target.name))
+    return sources
+
+
+# --- schedule and MS layout ----------------------------------------------------------------
+
+def make_schedule(obs: ObservationSettings, fields: list[Field]) -> list[Scan]:
+    flux, gain, targets = fields[0], fields[1], fields[2:]
+    order = [(flux, obs.flux_scan_s)]
+    for _ in range(obs.cycles):
+        order.append((gain, obs.gain_scan_s))
+        order.extend((t, obs.target_scan_s) for t in targets)
+    order.append((gain, obs.gain_scan_s))
+    scans, clock = [], 0.0
+    for field, length in order:
+        scans.append(Scan(field, clock, clock + length))
+        clock += length + obs.gap_s
+    return scans
+
+
+def _transit_start(casa, obs: ObservationSettings, gain: Field, block_s: float):
+    """UTC epoch that centres the block on the gain calibrator's transit at the VLA."""
+    me, qa = casa.tools.measures(), casa.tools.quanta()
+    vla = me.observatory("VLA")
+    midnight = me.epoch("UTC", f"{obs.date.replace('-', '/')}/00:00:00")
+    me.doframe(vla)
+    me.doframe(midnight)
+    lst_days = me.measure(midnight, "LAST")["m0"]["value"] % 1.0
+    wait_sidereal = (gain.ra_deg / 360.0 - lst_days) % 1.0
+    start_mjd = midnight["m0"]["value"] + wait_sidereal * 0.9972695663 - block_s / 2 / 86400.0
+    return me.epoch("UTC", qa.quantity(start_mjd, "d"))
+
+
+def _read_antenna_config(name: str):
+    path = casadata_path() / "alma" / "simmos" / name
+    if not path.is_file():
+        raise CalmodelError(f"array configuration '{name}' not found in casadata ({path})")
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    xyz = np.array([[float(r[0]), float(r[1]), float(r[2])] for r in rows])
+    return xyz, [float(r[3]) for r in rows], [r[4] for r in rows]
+
+
+def layout_ms(ms: Path, obs: ObservationSettings, scans: list[Scan], casa) -> None:
+    """Create the empty MS: antennas, spws, fields, scans with intents, UVW."""
+    sm, me, qa = casa.tools.simulator(), casa.tools.measures(), casa.tools.quanta()
+    xyz, diam, names = _read_antenna_config(obs.array_config)
+    sm.open(str(ms))
+    sm.setconfig(telescopename="VLA", x=xyz[:, 0].tolist(), y=xyz[:, 1].tolist(), z=xyz[:, 2].tolist(),
+                 dishdiameter=diam, mount=["alt-az"], antname=names, padname=names,
+                 coordsystem="global", referencelocation=me.observatory("VLA"))
+    chan_width = obs.spw_width_mhz / obs.channels_per_spw
+    for i, centre in enumerate(obs.spw_centres_ghz):
+        first = centre * 1e3 - obs.spw_width_mhz / 2 + chan_width / 2
+        sm.setspwindow(spwname=f"spw{i}", freq=f"{first}MHz", deltafreq=f"{chan_width}MHz",
+                       freqresolution=f"{chan_width}MHz", nchannels=obs.channels_per_spw,
+                       refcode="TOPO", stokes=" ".join(POLARISATIONS))
+    sm.setfeed(mode="perfect R L")
+    seen = []
+    for scan in scans:
+        if scan.field.name not in seen:
+            seen.append(scan.field.name)
+            sm.setfield(sourcename=scan.field.name,
+                        sourcedirection=me.direction("J2000", qa.quantity(scan.field.ra_deg, "deg"),
+                                                     qa.quantity(scan.field.dec_deg, "deg")))
+    sm.setlimits(shadowlimit=0.001, elevationlimit=f"{obs.elevation_limit_deg}deg")
+    sm.setauto(autocorrwt=0.0)
+    block_s = scans[-1].stop_s
+    sm.settimes(integrationtime=f"{obs.integration_s}s", usehourangle=False,
+                referencetime=_transit_start(casa, obs, scans[1].field, block_s))
+    for scan in scans:
+        for i in range(len(obs.spw_centres_ghz)):
+            sm.observe(sourcename=scan.field.name, spwname=f"spw{i}", starttime=f"{scan.start_s}s",
+                       stoptime=f"{scan.stop_s}s", state_obs_mode=INTENTS[scan.field.role])
+    sm.close()
+    # The simulator opens a new scan for every observe() call, i.e. per spw; a real VLA
+    # scan holds all spws, and solint='inf' and scan-based selections depend on that.
+    tb = casa.tools.table()
+    tb.open(str(ms), nomodify=False)
+    nspw = len(obs.spw_centres_ghz)
+    tb.putcol("SCAN_NUMBER", (tb.getcol("SCAN_NUMBER") - 1) // nspw + 1)
+    tb.close()
+
+
+# --- filling the visibilities ----------------------------------------------------------
+
+def _ms_metadata(ms: Path, casa):
+    tb = casa.tools.table()
+    tb.open(str(ms / "SPECTRAL_WINDOW"))
+    chan_freq = tb.getcol("CHAN_FREQ").T  # (nspw, nchan)
+    tb.close()
+    tb.open(str(ms / "DATA_DESCRIPTION"))
+    ddid_spw = tb.getcol("SPECTRAL_WINDOW_ID")
+    tb.close()
+    tb.open(str(ms / "ANTENNA"))
+    antennas = list(tb.getcol("NAME"))
+    tb.close()
+    tb.open(str(ms / "FIELD"))
+    field_names = list(tb.getcol("NAME"))
+    phase_dir = np.degrees(tb.getcol("PHASE_DIR")[:, 0, :])  # (2, nfield)
+    tb.close()
+    return chan_freq, ddid_spw, antennas, field_names, phase_dir
+
+
+def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component], sky: list[Component],
+                      settings: dict, obs: ObservationSettings, seeds: np.random.SeedSequence,
+                      casa) -> tuple[Gains, dict]:
+    """Compute, corrupt and write DATA (plus SIGMA/WEIGHT) chunk by chunk."""
+    chan_freq, ddid_spw, antennas, field_names, phase_dir = _ms_metadata(ms, casa)
+    flux_field = fields[0]
+    fluxcal_info = setjy_standard(ms, flux_field.name, float(np.mean(obs.spw_centres_ghz)))
+    pb = settings["primary_beam"]
+    pb_fwhm = float(pb["fwhm_arcmin_at_1ghz"]) if pb["model"] == "gaussian" else None
+    components = {f.name: [] for f in fields}
+    components[fields[1].name] = calibrator
+    for comp in sky:
+        components[comp.field].append(comp)
+
+    gain_rng, noise_rng = (np.random.default_rng(s) for s in seeds.spawn(2))
+    sigma = noise_sigma(settings["noise"]["sefd_jy"], settings["noise"]["efficiency"],
+                        obs.spw_width_mhz * 1e6 / obs.channels_per_spw, obs.integration_s)
+    tb = casa.tools.table()
+    tb.open(str(ms), nomodify=False)
+    times = np.unique(tb.getcol("TIME"))
+    gains = make_gains(gain_rng, corruption_settings(settings), times, len(antennas), chan_freq)
+    nrow = tb.nrows()
+    samples_per_field = {name: 0 for name in field_names}
+    for start in range(0, nrow, ROWS_PER_CHUNK):
+        n = min(ROWS_PER_CHUNK, nrow - start)
+        cols = {c: tb.getcol(c, start, n) for c in ("TIME", "ANTENNA1", "ANTENNA2", "FIELD_ID",
+                                                    "DATA_DESC_ID", "UVW")}
+        model = tb.getcol("MODEL_DATA", start, n)  # setjy's flux calibrator model
+        data = np.zeros(model.shape, dtype=np.complex64)  # (npol, nchan, nrow)
+        tidx = np.searchsorted(times, cols["TIME"])
+        for fid in np.unique(cols["FIELD_ID"]):
+            for ddid in np.unique(cols["DATA_DESC_ID"]):
+                rows = np.flatnonzero((cols["FIELD_ID"] == fid) & (cols["DATA_DESC_ID"] == ddid))
+                if rows.size == 0:
+                    continue
+                name, spw = field_names[fid], int(ddid_spw[ddid])
+                if name == flux_field.name:
+                    true = model[0][:, rows].astype(complex)  # Stokes I model, same in RR and LL
+                else:
+                    true = visibilities(components[name], cols["UVW"][:, rows], chan_freq[spw],
+                                        phase_dir[0, fid], phase_dir[1, fid],
+                                        pb_fwhm if name != fields[1].name else None)
+                a1, a2 = cols["ANTENNA1"][rows], cols["ANTENNA2"][rows]
+                t = tidx[rows]
+                for p in range(len(POLARISATIONS)):
+                    j1 = gains.gain[t, a1, spw, p][None, :] * gains.bandpass[a1, spw, :, p].T
+                    j2 = gains.gain[t, a2, spw, p][None, :] * gains.bandpass[a2, spw, :, p].T
+                    data[p][:, rows] = j1 * true * np.conj(j2)
+                samples_per_field[name] += rows.size * chan_freq.shape[1]
+        if settings["noise"]["enabled"]:
+            data += (noise_rng.normal(0.0, sigma, data.shape)
+                     + 1j * noise_rng.normal(0.0, sigma, data.shape)).astype(np.complex64)
+        if not np.all(np.isfinite(data)):
+            raise CalmodelError("simulation produced non-finite visibilities; check the settings")
+        tb.putcol("DATA", data, start, n)
+        tb.putcol("SIGMA", np.full((data.shape[0], n), sigma, dtype=np.float32), start, n)
+        tb.putcol("WEIGHT", np.full((data.shape[0], n), 1.0 / sigma**2, dtype=np.float32), start, n)
+    tb.removecols("MODEL_DATA")  # the truth lives in truth/, not in the MS
+    tb.close()
+    noise = {"sigma_jy": sigma, "samples_per_field": samples_per_field,
+             "expected_image_rms_jy": {name: expected_image_rms(sigma, n_)
+                                       for name, n_ in samples_per_field.items()}}
+    return gains, {"fluxcal": fluxcal_info, "noise": noise, "antennas": antennas,
+                   "chan_freq_hz": chan_freq, "nrow": nrow}
+
+
+# --- truth ----------------------------------------------------------------------------
+
+def write_truth(truth: Path, calibrator: list[Component], sky: list[Component], gains: Gains,
+                meta: dict, gain_field: Field, casa) -> None:
+    truth.mkdir(parents=True, exist_ok=True)
+    columns = ["field", "ra_deg", "dec_deg", "flux_jy", "alpha", "maj_arcsec", "min_arcsec", "pa_deg",
+               "ref_freq_hz"]
+    tmp = truth / ".sky.csv.tmp"
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for comp in sky:
+            writer.writerow({k: comp.as_row()[k] for k in columns})
+    tmp.replace(truth / "sky.csv")
+    write_json(truth / "calibrator.json", {
+        "field": gain_field.name, "ra_deg": gain_field.ra_deg, "dec_deg": gain_field.dec_deg,
+        "components": [c.as_row() for c in calibrator],
+        "total_flux_jy": sum(c.flux_jy for c in calibrator),
+    })
+    write_component_list(truth / "calibrator.cl", calibrator, casa)
+    np.savez_compressed(truth / "gains.npz", time_mjd_s=gains.times, gain=gains.gain, bandpass=gains.bandpass,
+                        antenna=np.array(meta["antennas"]), polarisation=np.array(POLARISATIONS),
+                        chan_freq_hz=meta["chan_freq_hz"])
+
+
+def write_component_list(path: Path, components: list[Component], casa) -> Path:
+    cl = casa.tools.componentlist()
+    qa = casa.tools.quanta()
+    for comp in components:
+        shape = {} if comp.is_point else {
+            "shape": "Gaussian", "majoraxis": f"{comp.maj_arcsec}arcsec",
+            "minoraxis": f"{comp.min_arcsec}arcsec", "positionangle": f"{comp.pa_deg}deg"}
+        cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{comp.ra_deg}deg', 'hms', prec=9)} "
+                            f"{qa.formxxx(f'{comp.dec_deg}deg', 'dms', prec=9)}",
+                        flux=comp.flux_jy, fluxunit="Jy", freq=f"{comp.ref_freq_hz}Hz",
+                        spectrumtype="spectral index", index=comp.alpha,
+                        **({"shape": "point"} | shape))
+    if path.exists():
+        shutil.rmtree(path)
+    cl.rename(str(path))
+    cl.close()
+    return path
+
+
+# --- the stage --------------------------------------------------------------------------
+
+def simulate(out: Path, seed: int, preset: str | None = None, config: Path | None = None,
+             overwrite: bool = False) -> SimulateResult:
+    started = time.monotonic()
+    if preset is None and config is None:
+        raise CalmodelError("give --preset NAME or --config FILE")
+    settings = load_settings(preset, config)
+    obs = observation_settings(settings)
+    out = Path(out)
+    ms = out / "tile.ms"
+    if ms.exists() and not overwrite:
+        raise CalmodelError(f"{ms} exists; choose another --out or pass --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    casa_log_to(out / "casa.log")
+    casa = casa_tools()
+
+    seeds = np.random.SeedSequence(seed)
+    sky_seed, corruption_seed = seeds.spawn(2)
+    fields = make_fields(settings, casa)
+    calibrator = calibrator_components(settings, fields[1])
+    sky = target_sky(settings, fields[2:], np.random.default_rng(sky_seed))
+    scans = make_schedule(obs, fields)
+
+    with atomic_dir(ms) as tmp_ms:
+        shutil.rmtree(tmp_ms)  # the simulator creates the MS folder itself
+        layout_ms(tmp_ms, obs, scans, casa)
+        gains, meta = fill_visibilities(tmp_ms, fields, calibrator, sky, settings, obs,
+                                        corruption_seed, casa)
+    write_truth(out / "truth", calibrator, sky, gains, meta, fields[1], casa)
+
+    n_vis = meta["nrow"] * meta["chan_freq_hz"].shape[1] * len(POLARISATIONS)
+    record = stage_record("simulate", {"preset": preset, "config": config, "seed": seed}, {
+        "tile": out.name,
+        "ms": "tile.ms",
+        "fields": {"flux_calibrator": fields[0].name, "gain_calibrator": fields[1].name,
+                   "targets": [f.name for f in fields[2:]]},
+        "field_positions_deg": {f.name: [f.ra_deg, f.dec_deg] for f in fields},
+        "intents": {f.name: INTENTS[f.role] for f in fields},
+        "scans": [{"field": s.field.name, "start_s": s.start_s, "stop_s": s.stop_s} for s in scans],
+        "spws": [{"id": i, "centre_ghz": c, "chan_freq_hz": meta["chan_freq_hz"][i]}
+                 for i, c in enumerate(obs.spw_centres_ghz)],
+        "polarisations": list(POLARISATIONS),
+        "integration_s": obs.integration_s,
+        "n_rows": meta["nrow"],
+        "n_visibilities": n_vis,
+        "noise_sigma_jy": meta["noise"]["sigma_jy"],
+        "expected_image_rms_jy": {f.name: meta["noise"]["expected_image_rms_jy"][f.name] for f in fields},
+        "flux_calibrator_model": meta["fluxcal"],
+        "truth": {"sky": "truth/sky.csv", "calibrator": "truth/calibrator.json",
+                  "calibrator_cl": "truth/calibrator.cl", "gains": "truth/gains.npz"},
+        "settings": settings,
+    }, started)
+    write_json(out / "tile.json", record)
+    return SimulateResult(ms, out / "tile.json", meta["nrow"], n_vis, meta["noise"]["sigma_jy"])
