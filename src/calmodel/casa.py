@@ -11,9 +11,13 @@ clear :class:`~calmodel.CalmodelError` instead of a deep traceback.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import sysconfig
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from calmodel import CalmodelError
 
@@ -97,3 +101,24 @@ if __name__ == "__main__":  # used by the set-up and the container recipe
     import os
 
     print(write_site_config(os.environ.get("CALMODEL_SITE_DIR")))
+
+
+@contextmanager
+def console_to(path: Path) -> Iterator[None]:
+    """Send everything written to the process's stdout/stderr (CASA's C++ code writes
+    there directly, e.g. "Found no unflagged data at ...") to ``path`` for the block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "a") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)

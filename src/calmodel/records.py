@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -22,14 +23,29 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN/Infinity: undefined numbers are written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _finite_or_none(value.tolist())
+    return value
+
+
 def write_json(path: Path, payload: dict) -> Path:
     """Write ``payload`` to ``path`` through a temporary file and a rename."""
+    payload = _finite_or_none(payload)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2, default=_jsonable, allow_nan=False)
         handle.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; products are shared (Nextflow, other users)
     os.replace(tmp, path)
     return path
 

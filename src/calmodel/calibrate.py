@@ -1,0 +1,347 @@
+"""`calmodel calibrate`: the VLA pipeline's calibration order, with or without a calibrator model.
+
+Both arms run this same code. ``model=None`` ("nomodel" arm) uses a 1 Jy point source
+at the gain calibrator's centre, as the standard pipeline does; ``model=PATH`` uses a
+spatial model (component list, or model.tt0/tt1 images turned into one). The model is
+(re)written into MODEL_DATA before every solve against the gain calibrator.
+
+Flux scale (``flux_scale``):
+  * ``bootstrap`` (default): the model is normalised to 1 Jy, `fluxscale` measures the
+    calibrator's flux density per spw against the flux calibrator, and the model is
+    scaled by the fitted S(nu0) (nu/nu0)^alpha before the final solves. The model only
+    contributes structure; the flux calibrator sets the scale (the memo's suggestion).
+  * ``model``: the model's fluxes are taken as absolute; `fluxscale` is still run and
+    reported, and should return ~1 and alpha ~0 for a correct model (the memo's check).
+
+Steps: copy -> flagdata (autocorr, shadow, quack, clip zeros) -> setjy (flux cal,
+Perley-Butler 2017) -> ft (gain cal model) -> phase-only 'int' on the flux cal ->
+delay (K) -> bandpass (B) -> phase 'int' + amplitude 'inf' on both calibrators ->
+fluxscale -> rescaled model -> final phase 'int', amplitude 'inf', phase 'inf' ->
+applycal -> split (gain cal + targets) -> statwt.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from calmodel import CalmodelError
+from calmodel.casa import casa_log_to, casa_tools
+from calmodel.fluxcal import setjy_standard
+from calmodel.modelio import (point_model, read_components, rescaled_copy, total_flux,
+                              write_model_column)
+from calmodel.msio import copy_ms, field_names, fields_with_intent, open_input, spw_info
+from calmodel.records import atomic_dir, stage_record, write_json
+
+
+@dataclass(frozen=True)
+class CalibrateSettings:
+    model: Path | None = None
+    flux_scale: str = "bootstrap"  # bootstrap | model
+    flux_field: str | None = None  # default: by intent CALIBRATE_FLUX
+    gain_field: str | None = None  # default: by intent CALIBRATE_PHASE
+    targets: tuple[str, ...] = ()  # default: by intent OBSERVE_TARGET, else all other fields
+    refant: str | None = None  # default: the antenna nearest the array centre
+    uvrange: str = ""  # for solves on the gain calibrator (e.g. from characterize)
+    quack_s: float | None = None  # default: half an integration, which flags the first dump
+    short_solint: str = "int"
+    long_solint: str = "inf"
+    minsnr: float = 3.0
+
+
+@dataclass
+class CalibrateResult:
+    calibrated_ms: Path
+    record: Path
+    fluxscale: dict = field(default_factory=dict)
+
+
+# --- field roles and reference antenna --------------------------------------------------
+
+def resolve_fields(ms: Path, settings: CalibrateSettings) -> tuple[str, str, list[str]]:
+    names = field_names(ms)
+
+    def pick(explicit: str | None, intent: str, role: str) -> str:
+        if explicit:
+            if explicit not in names:
+                raise CalmodelError(f"{role} field '{explicit}' not in {ms} (fields: {', '.join(names)})")
+            return explicit
+        found = fields_with_intent(ms, intent)
+        if not found:
+            raise CalmodelError(f"no field with intent {intent} in {ms}; name the {role} with "
+                                f"--{role.replace(' ', '-')}-field (fields: {', '.join(names)})")
+        return found[0]
+
+    flux = pick(settings.flux_field, "CALIBRATE_FLUX", "flux")
+    gain = pick(settings.gain_field, "CALIBRATE_PHASE", "gain")
+    if settings.targets:
+        missing = [t for t in settings.targets if t not in names]
+        if missing:
+            raise CalmodelError(f"target field(s) {', '.join(missing)} not in {ms}")
+        targets = list(settings.targets)
+    else:
+        targets = fields_with_intent(ms, "OBSERVE_TARGET") or [n for n in names if n not in (flux, gain)]
+    if not targets:
+        raise CalmodelError(f"no target fields in {ms}")
+    return flux, gain, targets
+
+
+def central_antenna(ms: Path) -> str:
+    """The antenna with data that is nearest the array's centre: a stable reference."""
+    tb = casa_tools().tools.table()
+    tb.open(str(ms))
+    used = np.union1d(np.unique(tb.getcol("ANTENNA1")), np.unique(tb.getcol("ANTENNA2")))
+    tb.close()
+    tb.open(str(ms / "ANTENNA"))
+    names, positions = tb.getcol("NAME"), tb.getcol("POSITION").T
+    tb.close()
+    centre = np.median(positions[used], axis=0)
+    best = used[np.argmin(np.linalg.norm(positions[used] - centre, axis=1))]
+    return str(names[best])
+
+
+def integration_time(ms: Path) -> float:
+    tb = casa_tools().tools.table()
+    tb.open(str(ms))
+    exposure = float(np.median(tb.getcol("INTERVAL")))
+    tb.close()
+    return exposure
+
+
+# --- the calibration ------------------------------------------------------------------
+
+def _solution_stats(table: Path) -> dict:
+    """Fraction flagged, and the scatter of amplitudes and phases per antenna over time."""
+    tb = casa_tools().tools.table()
+    tb.open(str(table))
+    flags = tb.getcol("FLAG")
+    param_col = "CPARAM" if "CPARAM" in tb.colnames() else "FPARAM"
+    values = tb.getcol(param_col)
+    ants = tb.getcol("ANTENNA1")
+    tb.close()
+    stats = {"fraction_flagged": float(flags.mean()) if flags.size else 1.0, "n_solutions": int(flags.size)}
+    if param_col == "CPARAM" and flags.size:
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-flagged antennas give NaN, by design
+        good = np.where(flags, np.nan, values)
+        amp_scatter, phase_scatter = [], []
+        for ant in np.unique(ants):
+            g = good[..., ants == ant]
+            if g.shape[-1] > 1:
+                amp_scatter.append(np.nanstd(np.abs(g), axis=-1) / np.nanmedian(np.abs(g)))
+                ref = np.nanmean(g, axis=-1, keepdims=True)
+                phase_scatter.append(np.nanstd(np.degrees(np.angle(g * np.conj(ref))), axis=-1))
+        if amp_scatter:
+            stats["amp_scatter_frac"] = float(np.nanmedian(amp_scatter))
+            stats["phase_scatter_deg"] = float(np.nanmedian(phase_scatter))
+    return stats
+
+
+@dataclass(frozen=True)
+class FluxFit:
+    flux_jy: float  # at the reference frequency
+    flux_error_jy: float
+    alpha: float
+    alpha_error: float
+
+
+def fit_flux(freqs_hz: np.ndarray, fluxd: np.ndarray, errors: np.ndarray, ref_hz: float) -> FluxFit:
+    """Weighted fit of log S = log S0 + alpha log(nu/nu0), with 1-sigma errors."""
+    ok = fluxd > 0
+    if ok.sum() == 0:
+        raise CalmodelError("fluxscale returned no positive flux densities for the gain calibrator")
+    x, y = np.log(freqs_hz[ok] / ref_hz), np.log(fluxd[ok])
+    sigma_log = np.maximum(errors[ok], 1e-9 * fluxd[ok]) / fluxd[ok]
+    if ok.sum() == 1 or np.ptp(x) == 0:
+        s0 = float(np.exp(np.average(y, weights=sigma_log**-2)))
+        return FluxFit(s0, s0 * float(np.sqrt(1.0 / np.sum(sigma_log**-2))), 0.0, float("nan"))
+    design = np.vstack([np.ones_like(x), x]).T / sigma_log[:, None]
+    coef, *_ = np.linalg.lstsq(design, y / sigma_log, rcond=None)
+    cov = np.linalg.inv(design.T @ design)
+    s0 = float(np.exp(coef[0]))
+    return FluxFit(s0, s0 * float(np.sqrt(cov[0, 0])), float(coef[1]), float(np.sqrt(cov[1, 1])))
+
+
+def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> CalibrateResult:
+    started = time.monotonic()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    casa_log_to(out / "casa.log")
+    casa = casa_tools()
+    tasks = casa.tasks
+    if settings.flux_scale not in ("bootstrap", "model"):
+        raise CalmodelError(f"--flux-scale must be 'bootstrap' or 'model', not '{settings.flux_scale}'")
+    if settings.model is not None and not Path(settings.model).exists():
+        raise CalmodelError(f"model not found: {settings.model}")
+
+    scratch = out / "scratch"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir()
+    source = open_input(Path(input_path), scratch)
+    vis = copy_ms(source, scratch / "working.ms")  # never touch the input
+    flux, gain, targets = resolve_fields(vis, settings)
+    refant = settings.refant or central_antenna(vis)
+    spws = spw_info(vis)
+    ref_hz = float(np.mean([s.reffreq_hz for s in spws]))
+    steps: list[dict] = []
+
+    def step(name: str, **info) -> None:
+        steps.append({"step": name, "t_s": round(time.monotonic() - started, 2), **info})
+
+    # Flagging, as the pipeline's basic flags.
+    quack = settings.quack_s if settings.quack_s is not None else 0.5 * integration_time(vis)
+    tasks.flagdata(vis=str(vis), mode="manual", autocorr=True, flagbackup=False)
+    tasks.flagdata(vis=str(vis), mode="shadow", flagbackup=False)
+    if quack > 0:
+        tasks.flagdata(vis=str(vis), mode="quack", quackinterval=quack, quackmode="beg", flagbackup=False)
+    tasks.flagdata(vis=str(vis), mode="clip", clipzeros=True, flagbackup=False)
+    summary = tasks.flagdata(vis=str(vis), mode="summary")
+    step("flagdata", quack_s=quack, fraction_flagged=summary["flagged"] / max(summary["total"], 1))
+
+    # Models: the flux calibrator's standard, the gain calibrator's (point or spatial).
+    fluxcal = setjy_standard(vis, flux, ref_hz / 1e9)
+    caltables = out / "caltables"
+    if caltables.exists():
+        shutil.rmtree(caltables)
+    caltables.mkdir()
+    gain_position = _field_position(vis, gain)
+    given = _as_component_list(settings.model, scratch) if settings.model else None
+    raw_model = given or point_model(scratch / "point.cl", *gain_position, ref_hz)
+    components = read_components(raw_model)
+    if settings.flux_scale == "bootstrap":
+        solve_model = rescaled_copy(raw_model, scratch / "normalised.cl", 1.0 / total_flux(components), 0.0)
+    else:
+        solve_model = raw_model
+    write_model_column(vis, gain, solve_model)
+    step("models", fluxcal=fluxcal, model=str(settings.model) if settings.model else "point",
+         n_components=len(components), model_total_flux_jy=total_flux(components))
+
+    def table(name: str) -> str:
+        return str(caltables / name)
+
+    both = f"{flux},{gain}"
+    common = dict(vis=str(vis), refant=refant, minsnr=settings.minsnr, minblperant=4)
+    tasks.gaincal(caltable=table("initial_phase.G"), field=flux, calmode="p", solint=settings.short_solint,
+                  **common)
+    tasks.gaincal(caltable=table("delay.K"), field=flux, gaintype="K", solint="inf", combine="scan",
+                  gaintable=[table("initial_phase.G")], **common)
+    tasks.bandpass(vis=str(vis), caltable=table("bandpass.B"), field=flux, solint="inf", combine="scan",
+                   bandtype="B", refant=refant, solnorm=True, minsnr=settings.minsnr, minblperant=4,
+                   gaintable=[table("delay.K"), table("initial_phase.G")])
+    prior = [table("delay.K"), table("bandpass.B")]
+    step("delay_bandpass")
+
+    tasks.gaincal(caltable=table("phase_short.G"), field=both, calmode="p", solint=settings.short_solint,
+                  uvrange=settings.uvrange, gaintable=prior, **common)
+    tasks.gaincal(caltable=table("amp_long.G"), field=both, calmode="ap", solint=settings.long_solint,
+                  uvrange=settings.uvrange, gaintable=prior + [table("phase_short.G")], **common)
+    result = tasks.fluxscale(vis=str(vis), caltable=table("amp_long.G"), fluxtable=table("fluxscale.G"),
+                             reference=flux, transfer=gain, fitorder=1)
+    fluxscale = _fluxscale_summary(result, vis, gain, ref_hz)
+    step("fluxscale", **fluxscale)
+
+    # The gain calibrator's model on its bootstrapped scale, then the final solutions.
+    if settings.flux_scale == "bootstrap":
+        final_model = rescaled_copy(solve_model, scratch / "final.cl", fluxscale["fit_flux_jy"],
+                                    fluxscale["fit_alpha"])
+    else:
+        final_model = solve_model
+    write_model_column(vis, gain, final_model)
+    tasks.gaincal(caltable=table("final_phase_short.G"), field=both, calmode="p", solint=settings.short_solint,
+                  uvrange=settings.uvrange, gaintable=prior, **common)
+    tasks.gaincal(caltable=table("final_amp.G"), field=both, calmode="ap", solint=settings.long_solint,
+                  uvrange=settings.uvrange, gaintable=prior + [table("final_phase_short.G")], **common)
+    tasks.gaincal(caltable=table("final_phase_scan.G"), field=both, calmode="p", solint=settings.long_solint,
+                  uvrange=settings.uvrange, gaintable=prior + [table("final_amp.G")], **common)
+    step("final_gains", final_model_total_flux_jy=total_flux(read_components(final_model)))
+
+    # Targets get scan-averaged phases interpolated in time; the calibrators their own.
+    tasks.applycal(vis=str(vis), field=",".join(targets), gainfield=["", "", gain, gain],
+                   interp=["", "", "linear", "linear"], calwt=False, flagbackup=False,
+                   gaintable=prior + [table("final_amp.G"), table("final_phase_scan.G")])
+    tasks.applycal(vis=str(vis), field=both, gainfield=["", "", "", ""], interp=["", "", "nearest", "nearest"],
+                   calwt=False, flagbackup=False,
+                   gaintable=prior + [table("final_phase_short.G"), table("final_amp.G")])
+    step("applycal")
+
+    calibrated = out / "calibrated.ms"
+    with atomic_dir(calibrated) as tmp:
+        tmp.rmdir()
+        tasks.split(vis=str(vis), outputvis=str(tmp), field=",".join([gain, *targets]),
+                    datacolumn="corrected", keepflags=True)
+        tasks.statwt(vis=str(tmp), datacolumn="data")
+    step("split_statwt")
+    shutil.copytree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
+
+    solutions = {p.name: _solution_stats(p) for p in sorted(caltables.iterdir())}
+    shutil.rmtree(scratch)
+    record = stage_record("calibrate", {
+        "input": str(input_path), "model": str(settings.model) if settings.model else None,
+        "flux_scale": settings.flux_scale, "refant": refant, "uvrange": settings.uvrange,
+        "short_solint": settings.short_solint, "long_solint": settings.long_solint, "minsnr": settings.minsnr,
+    }, {
+        "arm": "model" if settings.model else "nomodel",
+        "fields": {"flux_calibrator": flux, "gain_calibrator": gain, "targets": targets},
+        "fluxscale": fluxscale,
+        "solutions": solutions,
+        "steps": steps,
+        "outputs": {"calibrated_ms": "calibrated.ms", "caltables": "caltables",
+                    "gain_calibrator_model": "gain_calibrator_model.cl"},
+    }, started)
+    write_json(out / "calibrate.json", record)
+    return CalibrateResult(calibrated, out / "calibrate.json", fluxscale)
+
+
+def _field_position(vis: Path, name: str) -> tuple[float, float]:
+    tb = casa_tools().tools.table()
+    tb.open(str(vis / "FIELD"))
+    names = list(tb.getcol("NAME"))
+    direction = tb.getcol("PHASE_DIR")[:, 0, names.index(name)]
+    tb.close()
+    return float(np.degrees(direction[0]) % 360.0), float(np.degrees(direction[1]))
+
+
+def _as_component_list(model: Path, scratch: Path) -> Path:
+    """A component list for ``model``: itself, or one made from tt0/tt1 model images."""
+    model = Path(model)
+    if (model / "table.dat").is_file() and "componentlist" in (model / "table.info").read_text(errors="replace").lower():
+        return model
+    from calmodel.build_model import images_to_component_list  # the same conversion build-model uses
+
+    tt0 = model if model.name.endswith(".tt0") else model.with_name(model.name + ".tt0")
+    if not tt0.exists():
+        raise CalmodelError(f"model must be a component list or a model .tt0 image: {model}")
+    return images_to_component_list(tt0, tt0.with_name(tt0.name[:-4] + ".tt1"), scratch / "from_images.cl")
+
+
+def _fluxscale_summary(result: dict, vis: Path, gain: str, ref_hz: float) -> dict:
+    if not result:
+        raise CalmodelError(f"fluxscale failed for gain calibrator '{gain}'; see casa.log")
+    fid = str(field_names(vis).index(gain))
+    if fid not in result:
+        raise CalmodelError(f"fluxscale found no solutions for gain calibrator '{gain}'")
+    entry = result[fid]
+    freqs = np.asarray(result["freq"], dtype=float)
+    per_spw = []
+    for spw in sorted((k for k in entry if k.isdigit()), key=int):
+        fluxd = float(entry[spw]["fluxd"][0])
+        if fluxd > 0:
+            per_spw.append({"spw": int(spw), "freq_hz": float(freqs[int(spw)]), "flux_jy": fluxd,
+                            "error_jy": float(entry[spw]["fluxdErr"][0])})
+    fit = fit_flux(np.array([p["freq_hz"] for p in per_spw]), np.array([p["flux_jy"] for p in per_spw]),
+                   np.array([p["error_jy"] for p in per_spw]), ref_hz)
+    return {
+        "field": gain, "per_spw": per_spw, "fit_ref_freq_hz": ref_hz,
+        "fit_flux_jy": fit.flux_jy, "fit_flux_error_jy": fit.flux_error_jy,
+        "fit_alpha": fit.alpha, "fit_alpha_error": fit.alpha_error,
+        "casa_fit_flux_jy": float(entry.get("fitFluxd", np.nan)),
+        "casa_fit_flux_error_jy": float(entry.get("fitFluxdErr", np.nan)),
+        "casa_fit_ref_freq_hz": float(entry.get("fitRefFreq", np.nan)),
+        "casa_spidx": [float(v) for v in np.atleast_1d(entry.get("spidx", []))],
+        "casa_spidx_error": [float(v) for v in np.atleast_1d(entry.get("spidxerr", []))],
+    }

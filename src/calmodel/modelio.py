@@ -1,0 +1,101 @@
+"""Calibrator models as CASA component lists: read, rescale, write into MODEL_DATA.
+
+Both calibration arms use this: the "nomodel" arm's model is a 1 Jy point source at
+the field centre (what the standard pipeline assumes), the "model" arm's is the
+self-calibration model, so the two arms share one code path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from calmodel import CalmodelError
+from calmodel.casa import casa_tools
+
+
+@dataclass(frozen=True)
+class ModelComponent:
+    ra_deg: float
+    dec_deg: float
+    flux_jy: float  # Stokes I at ref_freq_hz
+    alpha: float
+    ref_freq_hz: float
+    shape: str  # 'Point' or 'Gaussian'
+
+
+def read_components(path: Path) -> list[ModelComponent]:
+    cl = casa_tools().tools.componentlist()
+    if not Path(path).is_dir() or not cl.open(str(path)):
+        raise CalmodelError(f"not a CASA component list: {path}")
+    try:
+        out = []
+        for i in range(cl.length()):
+            comp = cl.getcomponent(i)
+            direction = comp["shape"]["direction"]
+            spectrum = comp["spectrum"]
+            index = spectrum.get("index", [0.0])
+            out.append(ModelComponent(
+                float(np.degrees(direction["m0"]["value"])) % 360.0,
+                float(np.degrees(direction["m1"]["value"])),
+                float(np.real(comp["flux"]["value"][0])),
+                float(np.atleast_1d(index)[0]) if spectrum["type"].lower().startswith("spectral") else 0.0,
+                float(spectrum["frequency"]["m0"]["value"]) * _hz(spectrum["frequency"]["m0"]["unit"]),
+                str(comp["shape"]["type"])))
+        return out
+    finally:
+        cl.close()
+
+
+def _hz(unit: str) -> float:
+    return {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}[unit]
+
+
+def point_model(path: Path, ra_deg: float, dec_deg: float, ref_freq_hz: float) -> Path:
+    """The standard pipeline's assumption: 1 Jy, flat spectrum, at the field centre."""
+    casa = casa_tools()
+    cl, qa = casa.tools.componentlist(), casa.tools.quanta()
+    cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{ra_deg}deg', 'hms', prec=9)} "
+                        f"{qa.formxxx(f'{dec_deg}deg', 'dms', prec=9)}",
+                    flux=1.0, fluxunit="Jy", freq=f"{ref_freq_hz}Hz", shape="point",
+                    spectrumtype="spectral index", index=0.0)
+    if Path(path).exists():
+        shutil.rmtree(path)
+    cl.rename(str(path))
+    cl.close()
+    return Path(path)
+
+
+def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float) -> Path:
+    """Copy of a component list with every flux times ``factor`` and every index + ``alpha_shift``."""
+    if Path(dst).exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    cl = casa_tools().tools.componentlist()
+    cl.open(str(dst), nomodify=False)
+    try:
+        for i in range(cl.length()):
+            comp = cl.getcomponent(i)
+            flux = np.real(comp["flux"]["value"]) * factor
+            cl.setflux(i, value=flux.tolist(), unit="Jy", polarization="Stokes")
+            index = float(np.atleast_1d(comp["spectrum"].get("index", [0.0]))[0])
+            cl.setspectrum(i, type="spectral index", index=index + alpha_shift)
+    finally:
+        cl.close()
+    return Path(dst)
+
+
+def total_flux(components: list[ModelComponent]) -> float:
+    return float(sum(c.flux_jy for c in components))
+
+
+def write_model_column(vis: Path, field: str, component_list: Path) -> None:
+    """Fill MODEL_DATA of ``field`` from a component list (exact, no gridding).
+
+    Call again after anything that may have overwritten it (setjy on that field).
+    """
+    casa_tools().tasks.ft(vis=str(vis), field=field, complist=str(component_list),
+                          incremental=False, usescratch=True)
