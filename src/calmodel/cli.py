@@ -238,5 +238,109 @@ def calibrate_command(ms: Path, model: str, out: Path, flux_scale: str, flux_fie
                f"alpha {fs['fit_alpha']:.3f} at {fs['fit_ref_freq_hz'] / 1e9:.3f} GHz")
 
 
+@main.command("build-model")
+@click.option("--ms", "ms", required=True, type=click.Path(path_type=Path),
+              help="Calibrated MS (or UVFITS) holding the calibrator; never modified.")
+@click.option("--field", required=True, help="The calibrator field.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: model.cl, model.tt0, model.tt1, build_model.json, PNGs.")
+@click.option("--refant", default="", help="Reference antenna (default: CASA's choice).")
+@click.option("--max-negative-fraction", default=0.01, show_default=True, type=float,
+              help="Largest negative/positive clean-model flux for a model to be chosen.")
+@click.option("--component-threshold", default=1e-3, show_default=True, type=float,
+              help="Model pixels below this fraction of the peak are dropped from model.cl.")
+@click.option("--normalise", is_flag=True, help="Scale model.cl to 1 Jy in total (flux bootstrapping).")
+@click.option("--no-mask-expansion", is_flag=True, help="Do not rerun with an expanded mask.")
+@click.option("--reffreq", "reffreq_ghz", default=3.0, show_default=True, type=float, help="mtmfs reference (GHz).")
+def build_model_command(ms: Path, field: str, out: Path, refant: str, max_negative_fraction: float,
+                        component_threshold: float, normalise: bool, no_mask_expansion: bool,
+                        reffreq_ghz: float) -> None:
+    """Self-calibrate the calibrator and export its model (memo Section 3.1)."""
+    from calmodel.build_model import BuildModelSettings, build_model
+
+    settings = BuildModelSettings(field=field, refant=refant, max_negative_fraction=max_negative_fraction,
+                                  component_threshold=component_threshold, normalise=normalise,
+                                  expand_mask=not no_mask_expansion, reffreq_ghz=reffreq_ghz)
+    with _casa_quietly(out):
+        result = build_model(ms, out, settings)
+    for r in result.rounds:
+        click.echo(f"  solint {r.solint:>6s}: S/N {r.pre['snr']:8.1f} -> {r.post['snr']:8.1f}  "
+                   f"{'accepted' if r.accepted else 'rejected'} ({r.reason})")
+    click.echo(f"build-model: {result.model_cl} from solint {result.chosen_solint}")
+
+
+@main.command("report")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: report.html, tables.md, report.json.")
+@click.option("--flux-threshold", default=0.01, show_default=True, type=float,
+              help="Practical threshold on a fractional flux offset (0.01 = 1%).")
+@click.option("--alpha-threshold", default=0.05, show_default=True, type=float,
+              help="Practical threshold on the spectral index offset.")
+@click.option("--nsigma", default=3.0, show_default=True, type=float,
+              help="An offset counts only beyond this many times its uncertainty too.")
+@click.option("--title", default="calmodel report: does a calibrator model change the science?",
+              show_default=True, help="Title of the HTML page and tables.md.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def report_command(out: Path, flux_threshold: float, alpha_threshold: float, nsigma: float,
+                   title: str, inputs: tuple[Path, ...]) -> None:
+    """Per-tile and overall tables (memo Tables 2/3), verdict and one HTML page from the
+    stage records (compare.json, image.json, ...) found under INPUTS (files or folders)."""
+    from calmodel.report import Criterion, report
+
+    criterion = Criterion(nsigma=nsigma, flux_threshold=flux_threshold,
+                          alpha_threshold=alpha_threshold)
+    result = report(list(inputs), out, criterion, title=title)
+    click.echo(f"report: {result.verdict} ({len(result.tiles)} tiles, {result.n_records} records) "
+               f"-> {result.html}")
+
+@main.command("image")
+@click.option("--ms", "ms", required=True, type=click.Path(path_type=Path),
+              help="Calibrated measurement set (or UVFITS file); never modified.")
+@click.option("--field", required=True, help="Target field to image.")
+@click.option("--mode", required=True, metavar="ql|se",
+              help="ql: Quicklook-like (no self-cal, Hogbom); se: Single-Epoch-like (phase self-cal, "
+                   "mtmfs nterms=2, spectral index).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: <field>_<mode>.image.tt0.fits (se: .alpha.fits, .alpha.error.fits), "
+                   "image.json, casa.log.")
+@click.option("--cell", "cell", type=float, default=None,
+              help="Cell size in arcsec [default: from the data, lambda_min/B_max / 2 (ql) or / 2.5 (se)].")
+@click.option("--imsize", type=int, default=None, help="Image side in pixels [default: from --fov-arcmin].")
+@click.option("--fov-arcmin", default=3.0, show_default=True, type=float,
+              help="Side of the square image (rounded up to a 5*2^n*3^m pixel count).")
+@click.option("--robust", default=1.0, show_default=True, type=float, help="Briggs robust.")
+@click.option("--nsigma", type=float, default=None,
+              help="Clean down to this many x the residual's robust RMS [default: ql 4.5, se 3].")
+@click.option("--niter", default=20000, show_default=True, type=int, help="Maximum clean iterations.")
+@click.option("--reffreq-ghz", default=3.0, show_default=True, type=float,
+              help="se: reference frequency of the Taylor terms and alpha.")
+@click.option("--selfcal-combine", type=click.Choice(["", "spw"]), default="", show_default=True,
+              help="se: gaincal combine ('' = per spw and scan, as VLASS-SE; 'spw' for faint fields).")
+@click.option("--no-automask", is_flag=True, help="se: clean the whole image instead of an automatic mask.")
+@click.option("--refant", default=None, help="se: self-cal reference antenna [default: a central one].")
+@click.option("--keep-images", is_flag=True, help="Keep the CASA images in OUT/scratch_<name>/.")
+def image_command(ms: Path, field: str, mode: str, out: Path, cell: float | None, imsize: int | None,
+                  fov_arcmin: float, robust: float, nsigma: float | None, niter: int, reffreq_ghz: float,
+                  selfcal_combine: str, no_automask: bool, refant: str | None, keep_images: bool) -> None:
+    """Image one target field: QL (no self-cal) or SE (phase self-cal, spectral index)."""
+    from calmodel.imaging import ImagingSettings, image
+
+    settings = ImagingSettings(mode=mode, cell_arcsec=cell, imsize=imsize, fov_arcmin=fov_arcmin,
+                               robust=robust, nsigma=nsigma, niter=niter, reffreq_ghz=reffreq_ghz,
+                               selfcal_combine=selfcal_combine, automask=not no_automask, refant=refant,
+                               keep_images=keep_images)
+    with _casa_quietly(out):
+        result = image(ms, field, out, settings)
+    bmaj, bmin, bpa = result.beam_arcsec
+    click.echo(f"image: {result.image_tt0} ({result.imsize} px of {result.cell_arcsec:g}\", beam "
+               f"{bmaj:.2f}\"x{bmin:.2f}\" pa {bpa:.0f}, rms {result.rms_jy * 1e6:.1f} uJy/beam, "
+               f"peak {result.peak_jy * 1e3:.2f} mJy)")
+    if result.selfcal is not None:
+        sc = result.selfcal
+        click.echo(f"selfcal: {'applied' if sc.get('applied') else 'not applied'} ({sc.get('reason')}); "
+                   f"phase rms {sc.get('phase_rms_deg', float('nan')):.1f} deg, "
+                   f"{sc.get('fraction_flagged', 1.0):.1%} flagged")
+
+
 if __name__ == "__main__":
     main()

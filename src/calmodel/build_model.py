@@ -1,0 +1,387 @@
+"""`calmodel build-model`: a calibrator model by self-calibration (memo Section 3.1).
+
+On a private copy of the calibrator's data (already calibrated under the point-source
+assumption), loop over solution intervals from the scan length down to one integration:
+
+    image (mtmfs, nterms=2, static mask, deeper each round) -> gaincal calmode='ap',
+    solnorm=True, per spw and polarisation -> applycal -> image again at the same depth
+
+A solint is accepted, in the spirit of auto_selfcal, only if the peak S/N and the
+near-field S/N do not drop, the RMS does not grow by more than `max_rms_growth` and the
+beam area changes by less than `max_beam_change`; the loop stops at the first rejection,
+with the reason recorded. The chosen model is the last accepted solint whose clean
+model's negative flux stays below `max_negative_fraction` of its positive flux (the memo
+avoided models where tclean had dug into the noise). If emission above the mask
+threshold lies outside the static mask at the end, the mask is expanded and the whole
+loop rerun once.
+
+Outputs: model.tt0, model.tt1 (CASA images), model.cl (one point component per model
+pixel above `component_threshold` x the model peak, with spectral index tt1/tt0),
+build_model.json and PNG diagnostics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from calmodel import CalmodelError
+from calmodel.casa import casa_log_to, casa_tools
+from calmodel.msio import field_names, open_input
+from calmodel.records import stage_record, write_json
+from calmodel.sky import C_LIGHT
+
+
+@dataclass(frozen=True)
+class BuildModelSettings:
+    field: str
+    refant: str = ""
+    nsigma_start: float = 30.0  # first (shallow) clean depth, in units of the residual RMS
+    nsigma_floor: float = 3.0  # deepest clean
+    reffreq_ghz: float = 3.0
+    imsize: int | None = None  # default from the data: 32 beams across
+    cell_arcsec: float | None = None  # default: 5 pixels across the synthesised beam
+    mask_threshold_sigma: float = 10.0
+    expand_mask: bool = True
+    max_rms_growth: float = 0.05
+    max_beam_change: float = 0.05
+    max_negative_fraction: float = 0.01
+    component_threshold: float = 1e-3  # of the model's peak pixel
+    normalise: bool = False  # scale model.cl to 1 Jy total (for flux bootstrapping)
+    minsnr: float = 3.0
+
+
+@dataclass
+class RoundRecord:
+    solint: str
+    nsigma: float
+    pre: dict
+    post: dict
+    accepted: bool
+    reason: str
+    negative_fraction: float
+
+
+@dataclass
+class BuildModelResult:
+    model_cl: Path
+    chosen_solint: str
+    rounds: list[RoundRecord] = field(default_factory=list)
+    record: Path | None = None
+
+
+# --- imaging helpers --------------------------------------------------------------------
+
+def image_geometry(vis: Path, settings: BuildModelSettings) -> tuple[float, int]:
+    """Cell (arcsec) and image size (pixels) from the longest baseline and highest frequency."""
+    casa = casa_tools()
+    tb = casa.tools.table()
+    tb.open(str(vis))
+    uvw = tb.getcol("UVW")
+    tb.close()
+    tb.open(str(vis / "SPECTRAL_WINDOW"))
+    fmax = float(np.max(tb.getcol("CHAN_FREQ")))
+    tb.close()
+    max_uv = float(np.max(np.hypot(uvw[0], uvw[1]))) * fmax / C_LIGHT
+    beam_arcsec = np.degrees(1.0 / max_uv) * 3600.0
+    cell = settings.cell_arcsec or float(np.round(beam_arcsec / 5.0, 3))
+    imsize = settings.imsize or int(2 * np.ceil(32 * beam_arcsec / cell / 2))
+    return cell, imsize
+
+
+def _read_image(path: str) -> np.ndarray:
+    ia = casa_tools().tools.image()
+    ia.open(path)
+    pixels = ia.getchunk()[:, :, 0, 0]
+    ia.close()
+    return pixels
+
+
+def _beam(path: str) -> tuple[float, float]:
+    ia = casa_tools().tools.image()
+    ia.open(path)
+    beam = ia.restoringbeam()
+    ia.close()
+    if "major" not in beam:  # per-plane beams
+        beam = beam["beams"]["*0"]["*0"]
+    return float(beam["major"]["value"]), float(beam["minor"]["value"])
+
+
+def robust_rms(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def image_stats(prefix: str, mask: np.ndarray, cell_arcsec: float) -> dict:
+    """Peak, RMS (residual, outside the mask), S/N, near-field S/N, beam, negative model flux."""
+    image = _read_image(f"{prefix}.image.tt0")
+    residual = _read_image(f"{prefix}.residual.tt0")
+    model = _read_image(f"{prefix}.model.tt0")
+    rms = robust_rms(residual[~mask])
+    peak = float(np.max(image))
+    bmaj, bmin = _beam(f"{prefix}.image.tt0")
+    # Near field: within 3-8 beams of the peak, outside the mask (where selfcal errors show).
+    iy, ix = np.unravel_index(np.argmax(image), image.shape)
+    yy, xx = np.indices(image.shape)
+    r_beams = np.hypot(yy - iy, xx - ix) * cell_arcsec / bmaj
+    near = (r_beams > 3) & (r_beams < 8) & ~mask
+    near_rms = robust_rms(residual[near]) if near.sum() > 20 else rms
+    positive, negative = float(model[model > 0].sum()), float(-model[model < 0].sum())
+    return {"peak_jy": peak, "rms_jy": rms, "snr": peak / rms if rms > 0 else float("inf"),
+            "near_field_snr": peak / near_rms if near_rms > 0 else float("inf"),
+            "beam_major_arcsec": bmaj, "beam_minor_arcsec": bmin, "beam_area": bmaj * bmin,
+            "model_positive_jy": positive, "model_negative_jy": negative}
+
+
+def _write_mask(template: str, mask: np.ndarray, path: Path) -> str:
+    ia = casa_tools().tools.image()
+    ia.open(template)
+    csys = ia.coordsys().torecord()
+    shape = ia.shape()
+    ia.close()
+    if path.exists():
+        shutil.rmtree(path)
+    ia.fromarray(outfile=str(path), pixels=mask.astype(float).reshape(shape), csys=csys, overwrite=True)
+    ia.close()
+    return str(path)
+
+
+def source_mask(image: np.ndarray, rms: float, threshold_sigma: float, grow_pixels: int) -> np.ndarray:
+    """Pixels above the threshold, grown by ``grow_pixels`` in every direction (a static mask)."""
+    mask = image > threshold_sigma * rms
+    grown = mask.copy()
+    for dy in range(-grow_pixels, grow_pixels + 1):
+        for dx in range(-grow_pixels, grow_pixels + 1):
+            if dy * dy + dx * dx <= grow_pixels * grow_pixels:
+                grown |= np.roll(np.roll(mask, dy, axis=0), dx, axis=1)
+    return grown
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+def solints(vis: Path) -> list[str]:
+    """'inf' (a scan), then halving in whole integrations, down to 'int'."""
+    tb = casa_tools().tools.table()
+    tb.open(str(vis))
+    interval = float(np.median(tb.getcol("INTERVAL")))
+    scans, times = tb.getcol("SCAN_NUMBER"), tb.getcol("TIME")
+    tb.close()
+    n_dumps = int(min(np.unique(times[scans == s]).size for s in np.unique(scans)))
+    out, n = ["inf"], n_dumps // 2
+    while n > 1:
+        out.append(f"{n * interval:g}s")
+        n //= 2
+    out.append("int")
+    return out
+
+
+def _accept(pre: dict, post: dict, settings: BuildModelSettings) -> tuple[bool, str]:
+    if post["snr"] < pre["snr"]:
+        return False, f"S/N dropped ({pre['snr']:.1f} -> {post['snr']:.1f})"
+    if post["near_field_snr"] < pre["near_field_snr"]:
+        return False, f"near-field S/N dropped ({pre['near_field_snr']:.1f} -> {post['near_field_snr']:.1f})"
+    if post["rms_jy"] > pre["rms_jy"] * (1 + settings.max_rms_growth):
+        return False, f"RMS grew by more than {settings.max_rms_growth:.0%}"
+    if abs(post["beam_area"] / pre["beam_area"] - 1) > settings.max_beam_change:
+        return False, f"beam area changed by more than {settings.max_beam_change:.0%}"
+    return True, "S/N, near-field S/N, RMS and beam within limits"
+
+
+def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> BuildModelResult:
+    started = time.monotonic()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    casa_log_to(out / "casa.log")
+    tasks = casa_tools().tasks
+    work = out / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    source = open_input(Path(input_path), work)
+    if settings.field not in field_names(source):
+        raise CalmodelError(f"field '{settings.field}' not in {input_path} (fields: {', '.join(field_names(source))})")
+    vis = work / "calibrator.ms"
+    tasks.split(vis=str(source), outputvis=str(vis), field=settings.field, datacolumn="data", keepflags=False)
+    cell, imsize = image_geometry(vis, settings)
+    intervals = solints(vis)
+
+    mask_path = work / "mask.im"
+    rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, None)
+    expanded = False
+    if settings.expand_mask:
+        final = _last_prefix(work, rounds)
+        image = _read_image(f"{final}.image.tt0")
+        wanted = source_mask(image, rounds[-1].post["rms_jy"], settings.mask_threshold_sigma, 2)
+        if np.any(wanted & ~mask):
+            expanded = True
+            shutil.rmtree(work / "images", ignore_errors=True)
+            rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask | wanted)
+
+    chosen = _choose(rounds, settings)
+    prefix = str(work / "images" / f"r{rounds.index(chosen)}_post")
+    for term in ("tt0", "tt1"):
+        target = out / f"model.{term}"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(f"{prefix}.model.{term}", target)
+    model_cl = images_to_component_list(out / "model.tt0", out / "model.tt1", out / "model.cl",
+                                        settings.component_threshold, settings.normalise)
+    _plots(out, rounds, prefix, chosen)
+    first = rounds[0].pre
+    best = chosen.post
+    record = stage_record("build_model", asdict(settings) | {"input": str(input_path)}, {
+        "field": settings.field, "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
+        "mask_expanded": expanded, "mask_pixels": int(mask.sum()),
+        "rounds": [asdict(r) for r in rounds], "chosen_solint": chosen.solint,
+        "initial_rms_jy": first["rms_jy"], "final_rms_jy": best["rms_jy"],
+        "initial_snr": first["snr"], "final_snr": best["snr"],
+        "model_total_flux_jy": _cl_total(model_cl), "n_components": _cl_length(model_cl),
+        "outputs": {"model_cl": "model.cl", "model_tt0": "model.tt0", "model_tt1": "model.tt1"},
+    }, started)
+    write_json(out / "build_model.json", record)
+    shutil.rmtree(work)
+    return BuildModelResult(model_cl, chosen.solint, rounds, out / "build_model.json")
+
+
+def _tclean(vis: Path, prefix: str, cell: float, imsize: int, nsigma: float, mask: str, reffreq_ghz: float,
+            niter: int = 100000) -> None:
+    casa_tools().tasks.tclean(
+        vis=str(vis), imagename=prefix, datacolumn="corrected", imsize=imsize, cell=f"{cell}arcsec",
+        specmode="mfs", deconvolver="mtmfs", nterms=2, reffreq=f"{reffreq_ghz}GHz", gridder="standard",
+        weighting="briggs", robust=0.5, niter=niter, nsigma=nsigma, cycleniter=500, gain=0.1,
+        usemask="user", mask=mask, savemodel="modelcolumn", pblimit=-0.1)
+
+
+def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
+    tasks = casa_tools().tasks
+    images = work / "images"
+    images.mkdir(exist_ok=True)
+    tasks.clearcal(vis=str(vis), addmodel=True)  # CORRECTED = DATA: start from the input calibration
+    dirty = str(images / "dirty")  # also the template for the mask image
+    _tclean(vis, dirty, cell, imsize, 0.0, "", settings.reffreq_ghz, niter=0)
+    if mask is None:  # the static mask, from the dirty image of the point-calibrated data
+        image = _read_image(f"{dirty}.image.tt0")
+        rms = robust_rms(image[image < np.percentile(image, 90)])
+        mask = source_mask(image, rms, settings.mask_threshold_sigma, 2)
+        if not mask.any():
+            raise CalmodelError(f"no emission above {settings.mask_threshold_sigma} sigma on '{settings.field}'")
+    mask_file = _write_mask(f"{dirty}.image.tt0", mask, mask_path)
+    n = len(intervals)
+    depths = np.geomspace(settings.nsigma_start, settings.nsigma_floor, n).tolist()
+    rounds: list[RoundRecord] = []
+    for i, (solint, nsigma) in enumerate(zip(intervals, depths)):
+        pre_prefix, post_prefix = str(images / f"r{i}_pre"), str(images / f"r{i}_post")
+        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz)
+        pre = image_stats(pre_prefix, mask, cell)
+        table = str(work / f"selfcal_{i}.G")
+        tasks.gaincal(vis=str(vis), caltable=table, solint=solint, calmode="ap", solnorm=True, combine="",
+                      gaintype="G", refant=settings.refant, minsnr=settings.minsnr, minblperant=4)
+        tasks.applycal(vis=str(vis), gaintable=[table], interp=["linear"], calwt=False, flagbackup=False,
+                       applymode="calonly")
+        _tclean(vis, post_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz)
+        post = image_stats(post_prefix, mask, cell)
+        accepted, reason = _accept(pre, post, settings)
+        negative = post["model_negative_jy"] / max(post["model_positive_jy"], 1e-30)
+        rounds.append(RoundRecord(solint, nsigma, pre, post, accepted, reason, negative))
+        if not accepted:
+            break
+    if not rounds[0].accepted:
+        # Even the first solint made things worse: keep the input calibration's model.
+        rounds[0].reason += "; model taken from the pre-selfcal image"
+    return rounds, mask
+
+
+def _last_prefix(work: Path, rounds: list[RoundRecord]) -> str:
+    return str(work / "images" / f"r{len(rounds) - 1}_post")
+
+
+def _choose(rounds: list[RoundRecord], settings: BuildModelSettings) -> RoundRecord:
+    accepted = [r for r in rounds if r.accepted]
+    clean = [r for r in accepted if r.negative_fraction <= settings.max_negative_fraction]
+    return (clean or accepted or rounds[:1])[-1]
+
+
+def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float = 1e-3,
+                             normalise: bool = False, reffreq_hz: float | None = None) -> Path:
+    """One point component per model pixel above ``threshold`` x the peak (drops negatives),
+    with spectral index tt1/tt0 (clipped to [-3, 3]); optionally scaled to 1 Jy in total."""
+    casa = casa_tools()
+    ia, cl, qa = casa.tools.image(), casa.tools.componentlist(), casa.tools.quanta()
+    if not Path(tt0).is_dir():
+        raise CalmodelError(f"model image not found: {tt0}")
+    ia.open(str(tt0))
+    model0 = ia.getchunk()[:, :, 0, 0]
+    csys = ia.coordsys()
+    ref = reffreq_hz or float(csys.referencevalue(format="n")["numeric"][3])
+    ia.close()
+    model1 = _read_image(str(tt1)) if Path(tt1).is_dir() else np.zeros_like(model0)
+    keep = model0 > threshold * model0.max()
+    if not keep.any():
+        raise CalmodelError(f"model image {tt0} has no positive pixels")
+    scale = 1.0 / model0[keep].sum() if normalise else 1.0
+    for x, y in zip(*np.nonzero(keep)):
+        world = csys.toworld([float(x), float(y), 0, 0], "n")["numeric"]
+        alpha = float(np.clip(model1[x, y] / model0[x, y], -3, 3))
+        cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{world[0]}rad', 'hms', prec=9)} "
+                            f"{qa.formxxx(f'{world[1]}rad', 'dms', prec=9)}",
+                        flux=float(model0[x, y] * scale), fluxunit="Jy", freq=f"{ref}Hz", shape="point",
+                        spectrumtype="spectral index", index=alpha)
+    csys.done()
+    if Path(out).exists():
+        shutil.rmtree(out)
+    cl.rename(str(out))
+    cl.close()
+    return Path(out)
+
+
+def _cl_total(path: Path) -> float:
+    from calmodel.modelio import read_components, total_flux
+
+    return total_flux(read_components(path))
+
+
+def _cl_length(path: Path) -> int:
+    from calmodel.modelio import read_components
+
+    return len(read_components(path))
+
+
+def _plots(out: Path, rounds: list[RoundRecord], chosen_prefix: str, chosen: RoundRecord) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [r.solint for r in rounds]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    axes[0].plot(labels, [r.pre["snr"] for r in rounds], "o-", label="before")
+    axes[0].plot(labels, [r.post["snr"] for r in rounds], "s-", label="after")
+    axes[0].set_ylabel("peak S/N")
+    axes[1].plot(labels, [r.post["rms_jy"] * 1e3 for r in rounds], "s-")
+    axes[1].set_ylabel("RMS after (mJy/beam)")
+    axes[2].plot(labels, [r.negative_fraction for r in rounds], "s-")
+    axes[2].set_ylabel("negative / positive model flux")
+    for ax in axes:
+        ax.set_xlabel("solint")
+        ax.axvline(labels.index(chosen.solint), color="0.6", ls="--")
+    axes[0].legend()
+    fig.suptitle("Self-calibration rounds (dashed: chosen model)")
+    fig.tight_layout()
+    fig.savefig(out / "selfcal_rounds.png", dpi=90)
+    plt.close(fig)
+    image = _read_image(f"{chosen_prefix}.image.tt0")
+    iy, ix = np.unravel_index(np.argmax(image), image.shape)
+    half = min(40, image.shape[0] // 2)
+    crop = image[max(iy - half, 0):iy + half, max(ix - half, 0):ix + half]
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    vmax = crop.max()
+    # asinh stretch: the faint companions and any artefacts are visible beside the core
+    shown = ax.imshow(np.arcsinh(crop.T / (1e-3 * vmax)), origin="lower", cmap="inferno")
+    fig.colorbar(shown, ax=ax, label="asinh(I / 0.1% of peak)")
+    ax.set_title(f"Calibrator after selfcal ({chosen.solint})")
+    fig.tight_layout()
+    fig.savefig(out / "calibrator_image.png", dpi=90)
+    plt.close(fig)
