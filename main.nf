@@ -30,7 +30,7 @@ def helpMessage() {
                        ms      path to a measurement set or UVFITS file
                        preset  simulation preset (point, vlass-like, short-spacing, coequal-double)
                      Optional: seed, config (simulation YAML), flux_field, gain_field,
-                     targets (fields separated by ';'), modes ('ql;se'),
+                     targets (fields separated by ;), modes ('ql;se'),
                      build_model (auto|always|never), model (a component list to use instead)
       --outdir       where results are published (default: results)
       --modes        default image modes for rows without 'modes' (default: ${params.modes})
@@ -41,7 +41,7 @@ def helpMessage() {
     """.stripIndent()
 }
 
-def checkRow(row, known) {
+def checkRow(row, known, base) {
     def columns = ['tile', 'ms', 'preset', 'seed', 'config', 'flux_field', 'gain_field', 'targets', 'modes', 'build_model', 'model']
     def unknown = row.keySet().findAll { key -> !(key in columns) }
     if (unknown) {
@@ -65,11 +65,13 @@ def checkRow(row, known) {
     if (!(build in ['auto', 'always', 'never'])) {
         error("samplesheet: tile '${tile}': build_model must be auto, always or never (got '${build}')")
     }
+    // Relative paths in the samplesheet are relative to the samplesheet's folder.
+    def resolve = { String path -> path ? (path.startsWith('/') || path.contains('://') ? path : "${base}/${path}") : null }
     return [
-        id: tile, ms: row.ms ?: null, preset: row.preset ?: null, seed: (row.seed ?: '1') as int,
-        config: row.config ?: null, flux_field: row.flux_field ?: null, gain_field: row.gain_field ?: null,
+        id: tile, ms: resolve(row.ms), preset: row.preset ?: null, seed: (row.seed ?: '1') as int,
+        config: resolve(row.config), flux_field: row.flux_field ?: null, gain_field: row.gain_field ?: null,
         targets: row.targets ? row.targets.tokenize(';').join(',') : null, modes: modes, build_model: build,
-        model: row.model ?: null,
+        model: resolve(row.model),
     ]
 }
 
@@ -93,7 +95,7 @@ workflow {
 
     CALMODEL_ENV()
 
-    rows = channel.fromPath(sheet).splitCsv(header: true, strip: true).map { row -> checkRow(row, known_presets) }
+    rows = channel.fromPath(sheet).splitCsv(header: true, strip: true).map { row -> checkRow(row, known_presets, sheet.parent) }
 
     // Inputs: simulated tiles, or measurement sets / UVFITS files given by path.
     SIMULATE(rows.filter { meta -> meta.preset }.map { meta -> [meta, meta.config ? file(meta.config, checkIfExists: true) : []] })
@@ -104,19 +106,18 @@ workflow {
     CHARACTERIZE(tiles)
     CALIBRATE_NOMODEL(tiles.map { meta, ms -> [meta, ms, 'nomodel', []] })
 
-    // A model arm when the calibrator needs one (or when asked), from self-calibration
-    // of the nomodel arm's calibrator data, unless the samplesheet supplies a model.
-    decisions = CHARACTERIZE.out.json.map { meta, json -> [meta.id, readJson(json)] }
-    wanted = CALIBRATE_NOMODEL.out.ms
-        .map { meta, arm, ms -> [meta.id, meta, ms] }
-        .join(decisions)
-        .filter { id, meta, ms, record ->
+    // A model arm when the calibrator needs one (or when asked): self-calibration of the
+    // calibrator in the tile itself, unless the samplesheet supplies a model.
+    wanted = tiles
+        .join(CHARACTERIZE.out.json)
+        .map { meta, ms, json -> [meta, ms, readJson(json)] }
+        .filter { meta, ms, record ->
             meta.build_model == 'always' || meta.model || (meta.build_model == 'auto' && record.decisions.values().any { d -> d == 'model-needed' })
         }
-    to_build = wanted.filter { id, meta, ms, record -> !meta.model }
-        .map { id, meta, ms, record -> [meta, ms, meta.gain_field ?: record.gain_calibrators[0]] }
+    to_build = wanted.filter { meta, ms, record -> !meta.model }
+        .map { meta, ms, record -> [meta, ms, meta.gain_field ?: record.gain_calibrators[0]] }
     BUILD_MODEL(to_build)
-    models = BUILD_MODEL.out.model.mix(wanted.filter { id, meta, ms, record -> meta.model }.map { id, meta, ms, record -> [meta, file(meta.model, checkIfExists: true)] })
+    models = BUILD_MODEL.out.model.mix(wanted.filter { meta, ms, record -> meta.model }.map { meta, ms, record -> [meta, file(meta.model, checkIfExists: true)] })
     CALIBRATE_MODEL(tiles.join(models).map { meta, ms, model -> [meta, ms, 'model', model] })
 
     // Fan out: arm x target field x image mode.

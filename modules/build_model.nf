@@ -10,8 +10,9 @@ process BUILD_MODEL {
     path 'build_model', emit: dir
 
     script:
+    def bandpass = meta.flux_field ? "--bandpass-field '${meta.flux_field}'" : ''
     """
-    calmodel build-model --ms ${ms} --field '${gain_field}' --out build_model ${task.ext.args ?: ''}
+    calmodel build-model --ms ${ms} --field '${gain_field}' ${bandpass} --out build_model ${task.ext.args ?: ''}
     printf '{"tile": "%s"}\\n' '${meta.id}' > build_model/meta.json
     """
 

@@ -49,7 +49,8 @@ class BuildModelSettings:
     expand_mask: bool = True
     max_rms_growth: float = 0.05
     max_beam_change: float = 0.05
-    max_negative_fraction: float = 0.01
+    max_negative_fraction: float = 0.10
+    bandpass_field: str | None = None  # default: the CALIBRATE_BANDPASS/FLUX field, if any
     component_threshold: float = 1e-3  # of the model's peak pixel
     normalise: bool = False  # scale model.cl to 1 Jy total (for flux bootstrapping)
     minsnr: float = 3.0
@@ -205,7 +206,9 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     if settings.field not in field_names(source):
         raise CalmodelError(f"field '{settings.field}' not in {input_path} (fields: {', '.join(field_names(source))})")
     vis = work / "calibrator.ms"
-    tasks.split(vis=str(source), outputvis=str(vis), field=settings.field, datacolumn="data", keepflags=False)
+    start = _starting_calibration(source, work, settings)
+    tasks.split(vis=str(start["vis"]), outputvis=str(vis), field=settings.field, datacolumn=start["column"],
+                keepflags=False)
     cell, imsize = image_geometry(vis, settings)
     intervals = solints(vis)
 
@@ -215,7 +218,10 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     if settings.expand_mask:
         final = _last_prefix(work, rounds)
         image = _read_image(f"{final}.image.tt0")
-        wanted = source_mask(image, rounds[-1].post["rms_jy"], settings.mask_threshold_sigma, 2)
+        # Emission the static mask missed: above the mask threshold and above 2% of the
+        # peak, so that the dynamic-range-limited ripples of a bright source do not count.
+        floor = max(settings.mask_threshold_sigma * rounds[-1].post["rms_jy"], 0.02 * float(image.max()))
+        wanted = source_mask(image, floor, 1.0, 2)
         if np.any(wanted & ~mask):
             expanded = True
             shutil.rmtree(work / "images", ignore_errors=True)
@@ -233,7 +239,7 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     first = rounds[0].pre
     best = chosen.post
     record = stage_record("build_model", asdict(settings) | {"input": str(input_path)}, {
-        "field": settings.field, "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
+        "field": settings.field, "starting_calibration": start["description"], "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
         "mask_expanded": expanded, "mask_pixels": int(mask.sum()),
         "rounds": [asdict(r) for r in rounds], "chosen_solint": chosen.solint,
         "initial_rms_jy": first["rms_jy"], "final_rms_jy": best["rms_jy"],
@@ -244,6 +250,46 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     write_json(out / "build_model.json", record)
     shutil.rmtree(work)
     return BuildModelResult(model_cl, chosen.solint, rounds, out / "build_model.json")
+
+
+def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings) -> dict:
+    """Where self-calibration starts.
+
+    Raw data with a flux/bandpass calibrator (a whole execution block): a phase-referenced
+    copy: the Perley-Butler 2017 standard on the flux calibrator, bandpass from it (which
+    also carries its amplitude scale), then scan-averaged phase-only gains on the calibrator
+    against a point source. No amplitude gains are solved against the point-source
+    assumption, so the calibrator's amplitudes, and with them its structure, survive;
+    starting from fully point-calibrated data instead (as the memo did) works for a
+    dominant core but traps self-calibration for a near-equal double.
+    Otherwise (already calibrated data, e.g. a split calibrator) the DATA column as is.
+    """
+    from calmodel.characterize import _pick_refant  # the same reference-antenna rule
+    from calmodel.fluxcal import setjy_standard
+    from calmodel.msio import copy_ms, fields_with_intent, spw_info
+
+    flux = settings.bandpass_field or next(iter(fields_with_intent(source, "CALIBRATE_BANDPASS")
+                                                or fields_with_intent(source, "CALIBRATE_FLUX")), None)
+    if flux is None:
+        return {"vis": source, "column": "data", "description": "input DATA column (no flux calibrator)"}
+    tasks = casa_tools().tasks
+    vis = copy_ms(source, work / "phase_referenced.ms")
+    refant = settings.refant or _pick_refant(vis, [flux, settings.field])
+    freq_ghz = float(np.mean([s.reffreq_hz for s in spw_info(vis)])) / 1e9
+    setjy_standard(vis, flux, freq_ghz)
+    tasks.setjy(vis=str(vis), field=settings.field, standard="manual", fluxdensity=[1, 0, 0, 0], usescratch=True)
+    phase0, bandpass, phase = (str(work / name) for name in ("bp_phase.G", "bandpass.B", "phase.G"))
+    tasks.gaincal(vis=str(vis), caltable=phase0, field=flux, calmode="p", solint="int", refant=refant)
+    tasks.bandpass(vis=str(vis), caltable=bandpass, field=flux, solint="inf", combine="scan", refant=refant,
+                   bandtype="B", solnorm=False, gaintable=[phase0])
+    tasks.gaincal(vis=str(vis), caltable=phase, field=settings.field, calmode="p", solint="inf", refant=refant,
+                  gaintable=[bandpass])
+    if not (Path(bandpass).is_dir() and Path(phase).is_dir()):
+        raise CalmodelError(f"the starting calibration of '{settings.field}' found no solutions (see casa.log)")
+    tasks.applycal(vis=str(vis), field=settings.field, gaintable=[bandpass, phase], interp=["nearest", "nearest"],
+                   calwt=False, flagbackup=False)
+    return {"vis": vis, "column": "corrected",
+            "description": f"phase-referenced: bandpass and flux scale from {flux}, scan phases on {settings.field}"}
 
 
 def _tclean(vis: Path, prefix: str, cell: float, imsize: int, nsigma: float, mask: str, reffreq_ghz: float,

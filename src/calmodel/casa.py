@@ -97,12 +97,6 @@ def casa_log_to(path: Path) -> None:
     casa.tasks.casalog.setglobal(True)  # tools' messages go through this logger too (after the above)
 
 
-if __name__ == "__main__":  # used by the set-up and the container recipe
-    import os
-
-    print(write_site_config(os.environ.get("CALMODEL_SITE_DIR")))
-
-
 @contextmanager
 def console_to(path: Path) -> Iterator[None]:
     """Send everything written to the process's stdout/stderr (CASA's C++ code writes
@@ -122,3 +116,9 @@ def console_to(path: Path) -> Iterator[None]:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+
+
+if __name__ == "__main__":  # used by the set-up and the container recipe
+    import os
+
+    print(write_site_config(os.environ.get("CALMODEL_SITE_DIR")))

@@ -240,25 +240,26 @@ def calibrate_command(ms: Path, model: str, out: Path, flux_scale: str, flux_fie
 
 @main.command("build-model")
 @click.option("--ms", "ms", required=True, type=click.Path(path_type=Path),
-              help="Calibrated MS (or UVFITS) holding the calibrator; never modified.")
+              help="The execution block (MS or UVFITS; never modified), or calibrated calibrator data.")
 @click.option("--field", required=True, help="The calibrator field.")
+@click.option("--bandpass-field", help="Flux/bandpass calibrator (default: by intent; none: use DATA as is).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: model.cl, model.tt0, model.tt1, build_model.json, PNGs.")
 @click.option("--refant", default="", help="Reference antenna (default: CASA's choice).")
-@click.option("--max-negative-fraction", default=0.01, show_default=True, type=float,
+@click.option("--max-negative-fraction", default=0.10, show_default=True, type=float,
               help="Largest negative/positive clean-model flux for a model to be chosen.")
 @click.option("--component-threshold", default=1e-3, show_default=True, type=float,
               help="Model pixels below this fraction of the peak are dropped from model.cl.")
 @click.option("--normalise", is_flag=True, help="Scale model.cl to 1 Jy in total (flux bootstrapping).")
 @click.option("--no-mask-expansion", is_flag=True, help="Do not rerun with an expanded mask.")
 @click.option("--reffreq", "reffreq_ghz", default=3.0, show_default=True, type=float, help="mtmfs reference (GHz).")
-def build_model_command(ms: Path, field: str, out: Path, refant: str, max_negative_fraction: float,
+def build_model_command(ms: Path, field: str, bandpass_field: str | None, out: Path, refant: str, max_negative_fraction: float,
                         component_threshold: float, normalise: bool, no_mask_expansion: bool,
                         reffreq_ghz: float) -> None:
     """Self-calibrate the calibrator and export its model (memo Section 3.1)."""
     from calmodel.build_model import BuildModelSettings, build_model
 
-    settings = BuildModelSettings(field=field, refant=refant, max_negative_fraction=max_negative_fraction,
+    settings = BuildModelSettings(field=field, bandpass_field=bandpass_field, refant=refant, max_negative_fraction=max_negative_fraction,
                                   component_threshold=component_threshold, normalise=normalise,
                                   expand_mask=not no_mask_expansion, reffreq_ghz=reffreq_ghz)
     with _casa_quietly(out):
