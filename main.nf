@@ -35,6 +35,7 @@ def helpMessage() {
       --outdir       where results are published (default: results)
       --modes        default image modes for rows without 'modes' (default: ${params.modes})
       --build_model  default for rows without 'build_model' (default: ${params.build_model})
+      --on_tile_error  finish: stop on a tile's bad input (default); ignore: drop that tile, run the rest
       --slurm_queue, --slurm_options   with -profile slurm
       --container    the .sif image, with -profile apptainer
     Outputs are described in docs/output.md; the report is <outdir>/report/report.html.
@@ -99,7 +100,7 @@ workflow {
 
     // Inputs: simulated tiles, or measurement sets / UVFITS files given by path.
     SIMULATE(rows.filter { meta -> meta.preset }.map { meta -> [meta, meta.config ? file(meta.config, checkIfExists: true) : []] })
-    given = rows.filter { meta -> !meta.preset }.map { meta -> [meta, file(meta.ms, checkIfExists: true)] }
+    given = rows.filter { meta -> !meta.preset }.map { meta -> [meta, file(meta.ms)] }  // a missing file fails that tile only (exit 2)
     tiles = SIMULATE.out.ms.mix(given)
     truth = SIMULATE.out.truth.mix(rows.filter { meta -> !meta.preset }.map { meta -> [meta, []] })
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -46,15 +45,6 @@ def test_casa_runs_offline_without_update_attempts(tmp_path):
     text = (proc.stdout + proc.stderr).lower()
     assert "not available" not in text and "download" not in text and "update" not in text
     assert not list(tmp_path.glob("casa-*.log")), "import must not leave CASA logs in the cwd"
-
-
-def test_nextflow_test_profile_runs_env_task(tmp_path):
-    outdir = tmp_path / "results"
-    run(["nextflow", "run", str(REPO), "-profile", "test", "--outdir", str(outdir)], cwd=tmp_path)
-    record = json.loads((outdir / "pipeline_info" / "calmodel_env.json").read_text())
-    assert record["missing"] == []
-    assert record["versions"]["casatasks"].startswith("6.7.")
-    assert list((outdir / "pipeline_info").glob("trace_*.txt"))
 
 
 def test_setup_second_run_is_a_fast_noop():

@@ -264,9 +264,8 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
     dominant core but traps self-calibration for a near-equal double.
     Otherwise (already calibrated data, e.g. a split calibrator) the DATA column as is.
     """
-    from calmodel.characterize import _pick_refant  # the same reference-antenna rule
     from calmodel.fluxcal import setjy_standard
-    from calmodel.msio import copy_ms, fields_with_intent, spw_info
+    from calmodel.msio import copy_ms, fields_with_intent, pick_refant, spw_info
 
     flux = settings.bandpass_field or next(iter(fields_with_intent(source, "CALIBRATE_BANDPASS")
                                                 or fields_with_intent(source, "CALIBRATE_FLUX")), None)
@@ -274,7 +273,7 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
         return {"vis": source, "column": "data", "description": "input DATA column (no flux calibrator)"}
     tasks = casa_tools().tasks
     vis = copy_ms(source, work / "phase_referenced.ms")
-    refant = settings.refant or _pick_refant(vis, [flux, settings.field])
+    refant = settings.refant or pick_refant(vis, [flux, settings.field])
     freq_ghz = float(np.mean([s.reffreq_hz for s in spw_info(vis)])) / 1e9
     setjy_standard(vis, flux, freq_ghz)
     tasks.setjy(vis=str(vis), field=settings.field, standard="manual", fluxdensity=[1, 0, 0, 0], usescratch=True)

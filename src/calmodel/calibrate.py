@@ -35,7 +35,7 @@ from calmodel.casa import casa_log_to, casa_tools
 from calmodel.fluxcal import setjy_standard
 from calmodel.modelio import (point_model, read_components, rescaled_copy, total_flux,
                               write_model_column)
-from calmodel.msio import copy_ms, field_names, fields_with_intent, open_input, spw_info
+from calmodel.msio import copy_ms, field_names, fields_with_intent, open_input, pick_refant, spw_info
 from calmodel.records import atomic_dir, stage_record, write_json
 
 
@@ -46,7 +46,7 @@ class CalibrateSettings:
     flux_field: str | None = None  # default: by intent CALIBRATE_FLUX
     gain_field: str | None = None  # default: by intent CALIBRATE_PHASE
     targets: tuple[str, ...] = ()  # default: by intent OBSERVE_TARGET, else all other fields
-    refant: str | None = None  # default: the antenna nearest the array centre
+    refant: str | None = None  # default: msio.pick_refant (central, well populated)
     uvrange: str = ""  # for solves on the gain calibrator (e.g. from characterize)
     quack_s: float | None = None  # default: half an integration, which flags the first dump
     short_solint: str = "int"
@@ -89,20 +89,6 @@ def resolve_fields(ms: Path, settings: CalibrateSettings) -> tuple[str, str, lis
     if not targets:
         raise CalmodelError(f"no target fields in {ms}")
     return flux, gain, targets
-
-
-def central_antenna(ms: Path) -> str:
-    """The antenna with data that is nearest the array's centre: a stable reference."""
-    tb = casa_tools().tools.table()
-    tb.open(str(ms))
-    used = np.union1d(np.unique(tb.getcol("ANTENNA1")), np.unique(tb.getcol("ANTENNA2")))
-    tb.close()
-    tb.open(str(ms / "ANTENNA"))
-    names, positions = tb.getcol("NAME"), tb.getcol("POSITION").T
-    tb.close()
-    centre = np.median(positions[used], axis=0)
-    best = used[np.argmin(np.linalg.norm(positions[used] - centre, axis=1))]
-    return str(names[best])
 
 
 def integration_time(ms: Path) -> float:
@@ -185,7 +171,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     source = open_input(Path(input_path), scratch)
     vis = copy_ms(source, scratch / "working.ms")  # never touch the input
     flux, gain, targets = resolve_fields(vis, settings)
-    refant = settings.refant or central_antenna(vis)
+    refant = settings.refant or pick_refant(vis, [flux, gain])
     spws = spw_info(vis)
     ref_hz = float(np.mean([s.reffreq_hz for s in spws]))
     steps: list[dict] = []
@@ -276,7 +262,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
                     datacolumn="corrected", keepflags=True)
         # Weights from the scatter over whole scans and spws: per-integration estimates
         # from a few channels are themselves noisy and raise the image noise (~14%).
-        tasks.statwt(vis=str(tmp), datacolumn="data", timebin="inf", combine="scan", chanbin="spw")
+        tasks.statwt(vis=str(tmp), datacolumn="data", timebin="100000s", combine="scan", chanbin="spw")
     step("split_statwt")
     shutil.copytree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from calmodel import CalmodelError
 from calmodel.casa import casa_log_to, casa_tools
-from calmodel.msio import check_input, field_names, fields_with_intent, open_input, spw_info
+from calmodel.msio import check_input, field_names, fields_with_intent, open_input, pick_refant, spw_info
 from calmodel.records import stage_record, write_json
 
 C_M_S = 299_792_458.0
@@ -108,34 +108,6 @@ def _task(name: str, **kwargs) -> None:
         getattr(casa_tools().tasks, name)(**kwargs)
     except Exception as err:  # CASA tasks raise RuntimeError/AssertionError/ValueError
         raise CalmodelError(f"{name} failed on {kwargs.get('vis')}: {err} (see casa.log)") from err
-
-
-def _pick_refant(ms: Path, fields: list[str]) -> str:
-    """The antenna nearest the median position of the antennas with data on ``fields``,
-    among those with at least 90% of the best antenna's unflagged rows."""
-    tb = casa_tools().tools.table()
-    ids = [field_names(ms).index(f) for f in fields]
-    tb.open(str(ms))
-    try:
-        sub = tb.query(f"FIELD_ID IN {ids} && ANTENNA1 != ANTENNA2 && !FLAG_ROW",
-                       columns="ANTENNA1,ANTENNA2")
-        ants = np.concatenate([sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")])
-        sub.close()
-    finally:
-        tb.close()
-    if ants.size == 0:
-        raise CalmodelError(f"no unflagged cross-correlations for {', '.join(fields)} in {ms}")
-    tb.open(str(ms / "ANTENNA"))
-    try:
-        pos, names = tb.getcol("POSITION").T, list(tb.getcol("NAME"))
-    finally:
-        tb.close()
-    counts = np.bincount(ants, minlength=len(names))
-    present = np.flatnonzero(counts > 0)
-    good = present[counts[present] >= 0.9 * counts.max()]
-    centre = np.median(pos[present], axis=0)
-    best = good[np.argmin(np.linalg.norm(pos[good] - centre, axis=1))]
-    return str(names[best])
 
 
 def quick_selfcal(ms: Path, work: Path, gaincals: list[str], bandpass_field: str | None,
@@ -443,7 +415,7 @@ def characterize(ms: Path, out: Path, field: str | None = None, threshold: float
         _task("split", vis=str(source), outputvis=str(calms),
               field=",".join(gaincals + ([bpfield] if bpfield else [])), spw=spw,
               datacolumn="data", keepflags=True)
-        chosen_refant = refant or _pick_refant(calms, gaincals)
+        chosen_refant = refant or pick_refant(calms, gaincals)
         quick_selfcal(calms, work, gaincals, bpfield, chosen_refant)
         freqs = {s.spw: s.reffreq_hz for s in spw_info(calms)}
         results = []

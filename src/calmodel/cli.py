@@ -7,6 +7,7 @@ stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,14 @@ class _Group(click.Group):
         except CalmodelError as err:
             click.echo(f"calmodel: error: {err}", err=True)
             sys.exit(2)
+        except (RuntimeError, AssertionError, ValueError, OSError) as err:
+            # Failures from inside CASA or PyBDSF: one line, the traceback only on request.
+            if os.environ.get("CALMODEL_DEBUG"):
+                raise
+            message = " ".join(str(err).split())[:300] or type(err).__name__
+            click.echo(f"calmodel: error: {ctx.invoked_subcommand} failed: {message} "
+                       "(the stage's casa.log has details; CALMODEL_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(1)
 
 
 def _casa_quietly(out: Path):

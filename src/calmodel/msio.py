@@ -6,6 +6,7 @@ copy helper. Nothing here ever writes beside, or into, the input.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,9 @@ def check_input(path: Path) -> str:
     """'ms' or 'uvfits' for a usable input, else a CalmodelError naming ``path``."""
     path = Path(path)
     if not path.exists():
-        raise CalmodelError(f"input not found: {path}")
+        # A dangling link (e.g. staged by Nextflow) names the file the user gave.
+        target = f" (a link to {os.readlink(path)})" if path.is_symlink() else ""
+        raise CalmodelError(f"input not found: {path}{target}")
     if path.is_dir():
         if is_ms(path):
             return "ms"
@@ -148,3 +151,31 @@ def spw_info(ms: Path) -> list[SpwInfo]:
                 for i in range(md.nspw())]
     finally:
         md.close()
+
+
+def pick_refant(ms: Path, fields: list[str]) -> str:
+    """The antenna nearest the median position of the antennas with data on ``fields``,
+    among those with at least 90% of the best antenna's unflagged rows."""
+    tb = casa_tools().tools.table()
+    ids = [field_names(ms).index(f) for f in fields]
+    tb.open(str(ms))
+    try:
+        sub = tb.query(f"FIELD_ID IN {ids} && ANTENNA1 != ANTENNA2 && !FLAG_ROW",
+                       columns="ANTENNA1,ANTENNA2")
+        ants = np.concatenate([sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")])
+        sub.close()
+    finally:
+        tb.close()
+    if ants.size == 0:
+        raise CalmodelError(f"no unflagged cross-correlations for {', '.join(fields)} in {ms}")
+    tb.open(str(ms / "ANTENNA"))
+    try:
+        pos, names = tb.getcol("POSITION").T, list(tb.getcol("NAME"))
+    finally:
+        tb.close()
+    counts = np.bincount(ants, minlength=len(names))
+    present = np.flatnonzero(counts > 0)
+    good = present[counts[present] >= 0.9 * counts.max()]
+    centre = np.median(pos[present], axis=0)
+    best = good[np.argmin(np.linalg.norm(pos[good] - centre, axis=1))]
+    return str(names[best])

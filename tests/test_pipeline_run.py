@@ -1,0 +1,73 @@
+"""The whole workflow for real: `nextflow run . -profile test`, -resume, and a failing tile."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import pytest
+
+from conftest import REPO, run
+
+
+def newest_trace(outdir):
+    return sorted((outdir / "pipeline_info").glob("trace_*.txt"))[-1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp("pipeline")
+    run(["nextflow", "run", str(REPO), "-profile", "test", "--outdir", "results"], cwd=work, timeout=2400)
+    return work
+
+
+def test_demo_publishes_env_and_report(demo):
+    results = demo / "results"
+    env = json.loads((results / "pipeline_info" / "calmodel_env.json").read_text())
+    assert env["missing"] == [] and env["versions"]["casatasks"].startswith("6.7.")
+    report = json.loads((results / "report" / "report.json").read_text())
+    assert set(report["tiles"]) == {"demo_vlass_like", "demo_coequal_double"}
+    html = (results / "report" / "report.html").read_text()
+    assert "demo_coequal_double" in html and "data:image/png;base64," in html
+    for tile in report["tiles"]:
+        assert (results / tile / "build_model" / "build_model.json").is_file()
+        assert list((results / tile / "compare").glob("*/compare.json"))
+
+
+def test_demo_verdicts_reproduce_the_memo_and_its_limit(demo):
+    """vlass-like: the model changes nothing significant (the memo's conclusion);
+    coequal-double: it does (the case the memo excludes)."""
+    report = json.loads((demo / "results" / "report" / "report.json").read_text())
+    assert report["tiles"]["demo_vlass_like"]["verdict"] == "no-significant-change", report["tiles"]["demo_vlass_like"]
+    assert report["tiles"]["demo_coequal_double"]["verdict"] == "significant-change", report["tiles"]["demo_coequal_double"]
+    assert report["overall"]["verdict"] == "significant-change"
+
+
+def test_resume_reuses_every_task(demo):
+    run(["nextflow", "run", str(REPO), "-profile", "test", "--outdir", "results", "-resume"], cwd=demo, timeout=600)
+    with newest_trace(demo / "results").open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert rows, "empty trace"
+    assert {row["status"] for row in rows} == {"CACHED"}, [(r["name"], r["status"]) for r in rows]
+
+
+def _digest(folder):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_bad_tile_fails_clearly_and_leaves_other_tiles_intact(demo):
+    results = demo / "results"
+    before = _digest(results / "demo_vlass_like")
+    sheet = demo / "with_bad_tile.csv"
+    sheet.write_text("tile,preset,seed,config,ms\n"
+                     f"demo_vlass_like,vlass-like,1,{REPO}/assets/demo/vlass-like.yaml,\n"
+                     "broken,,,,/nonexistent/broken.ms\n")
+    proc = run(["nextflow", "run", str(REPO), "--input", str(sheet), "--outdir", "results", "-resume"],
+               cwd=demo, timeout=900, check=False)
+    assert proc.returncode != 0
+    assert "input not found" in proc.stdout and "/nonexistent/broken.ms" in proc.stdout
+    assert _digest(results / "demo_vlass_like") == before
