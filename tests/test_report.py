@@ -56,7 +56,7 @@ def truth_arm(ratio, err, alpha_err=0.0, n=150):
 
 
 def compare_record(total=(0.001, 0.0005, 0.008), peak=(-0.001, 0.0005, 0.007), alpha=None,
-                   truth=None, n=200, flux_jy=2e-3):
+                   truth=None, n=200, flux_jy=2e-2):
     """A compare.json; offsets are fractional (mean, error, sigma); absolute ones follow from
     a typical flux ``flux_jy``."""
     diffs = {}
@@ -191,14 +191,23 @@ def test_no_change(tmp_path):
     # offsets in units of the image rms (image.json, nomodel arm)
     ql = tile["modes"]["ql"]
     assert ql["rms_jy"] == 1.5e-4 and ql["rms_source"] == "image.json (nomodel)"
-    assert ql["total_flux"]["in_rms"]["mean"] == pytest.approx(0.001 * 2e-3 / 1.5e-4)
-    assert ql["total_flux"]["in_rms"]["sigma"] == pytest.approx(0.008 * 2e-3 / 1.5e-4)
+    assert ql["total_flux"]["in_rms"]["mean"] == pytest.approx(0.001 * 2e-2 / 1.5e-4)
+    assert ql["total_flux"]["in_rms"]["sigma"] == pytest.approx(0.008 * 2e-2 / 1.5e-4)
     assert ql["alpha"] is None and tile["modes"]["se"]["alpha"]["difference"]["mean"] == 0.01
+
+
+def test_precise_flux_offset_far_below_the_noise_is_not_a_change(tmp_path):
+    """2% of 2 mJy = 40 uJy, 10 sigma precise, but 0.27 x the 150 uJy image RMS (the memo's case)."""
+    rec = make_report(tmp_path, {"T01": {"TARGET_ql": compare_record(total=(0.02, 0.002, 0.01), flux_jy=2e-3)}})
+    assert rec["tiles"]["T01"]["verdict"] == "no-significant-change"
+    check = next(c for c in rec["tiles"]["T01"]["checks"] if c["quantity"].startswith("Total_flux"))
+    assert check["offset_in_rms"] == pytest.approx(0.02 * 2e-3 / 1.5e-4)
+    assert rec["criterion"]["rms_fraction"] == 0.5
 
 
 def test_significant_flux_bias(tmp_path):
     rec = make_report(tmp_path, {
-        "T01": {"TARGET_ql": compare_record(total=(0.02, 0.002, 0.01))},
+        "T01": {"TARGET_ql": compare_record(total=(0.02, 0.002, 0.01), flux_jy=2e-2)},
         "T02": {"TARGET_ql": compare_record()}})
     assert rec["tiles"]["T01"]["verdict"] == "significant-change"
     assert rec["tiles"]["T02"]["verdict"] == "no-significant-change"
@@ -432,8 +441,8 @@ def test_tables_markdown(handmade):
     assert "+0.680 ± 0.010% (3.400 ± 0.048%)" in t08
     assert "2500 (2505 / 2503)" in t08
     assert "1.10 ± 0.03, 1.09 ± 0.03" in t08
-    # the absolute offset in µJy, memo style: 0.0068 x 2 mJy = 13.6 µJy
-    assert "+13.60 ± 0.20 (68.0" in t08
+    # the absolute offset in µJy, memo style: 0.0068 x 20 mJy = 136 µJy
+    assert "+136.0 ± 2.0 (680.0" in t08
     overall = next(r for r in rows if r.startswith("| Overall |"))
     assert "2 field(s)" in overall and "2700" in overall
     se = md.split("## SE (Single Epoch) images: per tile and overall")[1].split("\n## ")[0]

@@ -288,17 +288,19 @@ def build_model_command(ms: Path, field: str, bandpass_field: str | None, out: P
               help="Practical threshold on the spectral index offset.")
 @click.option("--nsigma", default=3.0, show_default=True, type=float,
               help="An offset counts only beyond this many times its uncertainty too.")
+@click.option("--rms-fraction", default=0.5, show_default=True, type=float,
+              help="A flux offset counts only beyond this fraction of the image RMS too.")
 @click.option("--title", default="calmodel report: does a calibrator model change the science?",
               show_default=True, help="Title of the HTML page and tables.md.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def report_command(out: Path, flux_threshold: float, alpha_threshold: float, nsigma: float,
-                   title: str, inputs: tuple[Path, ...]) -> None:
+                   rms_fraction: float, title: str, inputs: tuple[Path, ...]) -> None:
     """Per-tile and overall tables (memo Tables 2/3), verdict and one HTML page from the
     stage records (compare.json, image.json, ...) found under INPUTS (files or folders)."""
     from calmodel.report import Criterion, report
 
     criterion = Criterion(nsigma=nsigma, flux_threshold=flux_threshold,
-                          alpha_threshold=alpha_threshold)
+                          alpha_threshold=alpha_threshold, rms_fraction=rms_fraction)
     result = report(list(inputs), out, criterion, title=title)
     click.echo(f"report: {result.verdict} ({len(result.tiles)} tiles, {result.n_records} records) "
                f"-> {result.html}")

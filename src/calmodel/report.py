@@ -93,6 +93,7 @@ class Criterion:
     nsigma: float = 3.0
     flux_threshold: float = 0.01  # fractional
     alpha_threshold: float = 0.05
+    rms_fraction: float = 0.5  # a flux offset must also exceed this fraction of the image RMS
 
     def text(self) -> str:
         n, f, a = self.nsigma, self.flux_threshold, self.alpha_threshold
@@ -100,7 +101,10 @@ class Criterion:
             f"A tile is 'significant-change' if, in any image mode (QL or SE): "
             f"(1) the mean fractional offset (model - nomodel) / nomodel of the matched "
             f"components' Total_flux or Peak_flux has |mean| > {n:g} x its uncertainty and "
-            f"|mean| > {f:g} ({f * 100:g}%); or "
+            f"|mean| > {f:g} ({f * 100:g}%) and the mean offset in Jy exceeds "
+            f"{self.rms_fraction:g} x the image RMS (where image.json gives it: the memo judged "
+            f"offsets against the image noise, so a tiny but precisely measured offset is not "
+            f"a scientific change); or "
             f"(2) against the simulated truth, the two arms' median flux ratios "
             f"(measured / true Total_flux) differ by more than {n:g} x their combined "
             f"uncertainty and by more than {f:g}; or "
@@ -118,6 +122,7 @@ class Criterion:
             "nsigma": self.nsigma,
             "flux_threshold_fractional": self.flux_threshold,
             "alpha_threshold": self.alpha_threshold,
+            "rms_fraction": self.rms_fraction,
             "flux_quantities": ["Total_flux", "Peak_flux"],
             "flux_offset": "Gaussian-core fit of (model - nomodel) / nomodel over matched "
                            "components (compare.json differences.<q>.fractional_difference)",
@@ -541,15 +546,17 @@ def combine_summaries(parts: list[dict]) -> dict:
 # ---------------------------------------------------------------- verdict
 
 
-def _check(label: str, mode: str, value, error, threshold: float, nsigma: float) -> dict:
-    value, error = _num(value), _num(error)
+def _check(label: str, mode: str, value, error, threshold: float, nsigma: float,
+           in_rms=None, rms_fraction: float | None = None) -> dict:
+    value, error, in_rms = _num(value), _num(error), _num(in_rms)
     check = {"mode": mode, "quantity": label, "value": value, "error": error,
              "threshold": threshold, "nsigma": nsigma, "significance": None,
-             "significant": None}
+             "significant": None, "offset_in_rms": in_rms, "rms_fraction": rms_fraction}
     if value is None or error is None:
         return check
     check["significance"] = abs(value) / error if error > 0 else (math.inf if value else 0.0)
-    check["significant"] = bool(abs(value) > nsigma * error and abs(value) > threshold)
+    above_noise = in_rms is None or rms_fraction is None or abs(in_rms) > rms_fraction
+    check["significant"] = bool(abs(value) > nsigma * error and abs(value) > threshold and above_noise)
     return check
 
 
@@ -559,7 +566,8 @@ def checks_for(mode: str, numbers: dict, criterion: Criterion) -> list[dict]:
     for key, label in (("total_flux", "Total_flux fractional offset"),
                        ("peak_flux", "Peak_flux fractional offset")):
         fit = _get(numbers, key, "fractional") or {}
-        checks.append(_check(label, mode, fit.get("mean"), fit.get("mean_err"), thr, n))
+        checks.append(_check(label, mode, fit.get("mean"), fit.get("mean_err"), thr, n,
+                             _get(numbers, key, "in_rms", "mean"), criterion.rms_fraction))
     diff = _get(numbers, "truth", "flux_ratio_difference")
     if diff:
         checks.append(_check("truth flux ratio model - nomodel", mode, diff.get("value"),
@@ -582,8 +590,10 @@ def _reason(check: dict) -> str:
         thr = f"{check['threshold']:g}"
     sig = check["significance"]
     sig_text = "exact" if sig == math.inf else f"{sig:.1f}σ"
+    noise = (f" and {check['rms_fraction']:g} x image RMS ({check['offset_in_rms']:+.2f})"
+             if check.get("offset_in_rms") is not None and check.get("rms_fraction") is not None else "")
     return (f"{check['mode'].upper()} {check['quantity']} {text} ({sig_text}) exceeds "
-            f"{check['nsigma']:g}σ and {thr}")
+            f"{check['nsigma']:g}σ and {thr}{noise}")
 
 
 def verdict_of(checks: list[dict]) -> tuple[str, list[str]]:
@@ -1226,7 +1236,8 @@ def report(inputs: list[Path], out: Path, criterion: Criterion = Criterion(),
     tables.md."""
     started = time.monotonic()
     out = Path(out)
-    if criterion.nsigma <= 0 or criterion.flux_threshold < 0 or criterion.alpha_threshold < 0:
+    if (criterion.nsigma <= 0 or criterion.flux_threshold < 0 or criterion.alpha_threshold < 0
+            or criterion.rms_fraction < 0):
         raise CalmodelError("--nsigma must be positive and the thresholds not negative")
     paths = discover(inputs)
     if not paths:
@@ -1250,7 +1261,8 @@ def report(inputs: list[Path], out: Path, criterion: Criterion = Criterion(),
                        render_html(content, table_list, figures, provenance, title))
     parameters = {"inputs": [str(p) for p in inputs], "nsigma": criterion.nsigma,
                   "flux_threshold": criterion.flux_threshold,
-                  "alpha_threshold": criterion.alpha_threshold, "title": title}
+                  "alpha_threshold": criterion.alpha_threshold, "rms_fraction": criterion.rms_fraction,
+                  "title": title}
     results = {**content, "records": provenance,
                "figures": [{"path": str(f["path"]), "caption": f["caption"]} for f in figures],
                "products": {"html": page.name, "markdown": markdown.name}}
