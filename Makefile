@@ -34,7 +34,7 @@ $(VENV)/.nextflow-stamp: scripts/setup-nextflow.sh scripts/nextflow-runtime.pom.
 # The main job: the pipeline on the built-in demo (two simulated tiles).
 demo: setup
 	$(BIN)/nextflow run . -profile test --outdir $(OUTDIR)
-	@echo "calmodel: demo finished; outputs in $(OUTDIR)/"
+	@echo "calmodel: demo finished. Report: $(abspath $(OUTDIR))/report/report.html (tables: report/tables.md; layout: docs/output.md)"
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

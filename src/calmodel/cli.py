@@ -8,7 +8,11 @@ stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -34,12 +38,24 @@ class _Group(click.Group):
             sys.exit(1)
 
 
-def _casa_quietly(out: Path):
-    """CASA's own terminal chatter goes to OUT/casa_console.log; calmodel prints the summary."""
+@contextmanager
+def _casa_quietly(out: Path) -> Iterator[None]:
+    """CASA's own terminal chatter goes to OUT/casa_console.log; calmodel prints the summary.
+
+    The chatter is collected in a temporary file first, so that a stage refusing its input
+    leaves no OUT folder behind."""
     from calmodel.casa import console_to
 
-    out.mkdir(parents=True, exist_ok=True)
-    return console_to(out / "casa_console.log")
+    fd, tmp = tempfile.mkstemp(prefix="calmodel-console-", suffix=".log")
+    os.close(fd)
+    try:
+        with console_to(Path(tmp)):
+            yield
+    finally:
+        if out.is_dir():
+            shutil.move(tmp, out / "casa_console.log")
+        else:
+            os.unlink(tmp)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,11 +141,12 @@ def characterize_command(ms: Path, field: str | None, bandpass_field: str | None
     """Amplitude vs uv-distance of each gain calibrator: point | uvrange | model-needed."""
     from calmodel.characterize import characterize
 
-    result = characterize(ms, out, field=field, threshold=threshold, band_klambda=band,
-                          band_scale=band_scale, nsigma=nsigma, nbins=nbins, binning=binning,
-                          min_count=min_count, min_bins=min_bins, min_fraction=min_fraction,
-                          bandpass_field=bandpass_field, spw=spw, refant=refant,
-                          keep_work=keep_work)
+    with _casa_quietly(out):
+        result = characterize(ms, out, field=field, threshold=threshold, band_klambda=band,
+                              band_scale=band_scale, nsigma=nsigma, nbins=nbins, binning=binning,
+                              min_count=min_count, min_bins=min_bins, min_fraction=min_fraction,
+                              bandpass_field=bandpass_field, spw=spw, refant=refant,
+                              keep_work=keep_work)
 
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:+.4f}"
