@@ -16,6 +16,7 @@ process CALIBRATE {
         meta.flux_field ? "--flux-field '${meta.flux_field}'" : '',
         meta.gain_field ? "--gain-field '${meta.gain_field}'" : '',
         meta.targets ? "--targets '${meta.targets}'" : '',
+        meta.preset ? '--no-statwt' : '',  // simulated tiles carry exact weights
     ].join(' ')
     """
     calmodel calibrate --ms ${ms} ${model_arg} ${fields} --out calibrate_${arm} ${task.ext.args ?: ''}

@@ -52,6 +52,7 @@ class CalibrateSettings:
     short_solint: str = "int"
     long_solint: str = "inf"
     minsnr: float = 3.0
+    statwt: bool = True  # re-derive weights from the scatter (VLA pipeline); off for simulated tiles
 
 
 @dataclass
@@ -260,10 +261,13 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
         tmp.rmdir()
         tasks.split(vis=str(vis), outputvis=str(tmp), field=",".join([gain, *targets]),
                     datacolumn="corrected", keepflags=True)
-        # Weights from the scatter over whole scans and spws: per-integration estimates
-        # from a few channels are themselves noisy and raise the image noise (~14%).
-        tasks.statwt(vis=str(tmp), datacolumn="data", timebin="100000s", combine="scan", chanbin="spw")
-    step("split_statwt")
+        if settings.statwt:
+            # Per-integration weights from the scatter across an spw, as the VLA pipeline.
+            # Simulated tiles carry exact weights already; there statwt only adds noise to
+            # them (few channels) or, with long time bins, mistakes the sky's fringes for
+            # noise and reweights the spws (biasing wideband fluxes): use --no-statwt.
+            tasks.statwt(vis=str(tmp), datacolumn="data")
+    step("split_statwt", statwt=settings.statwt)
     shutil.copytree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
 
     solutions = {p.name: _solution_stats(p) for p in sorted(caltables.iterdir())}
@@ -272,6 +276,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
         "input": str(input_path), "model": str(settings.model) if settings.model else None,
         "flux_scale": settings.flux_scale, "refant": refant, "uvrange": settings.uvrange,
         "short_solint": settings.short_solint, "long_solint": settings.long_solint, "minsnr": settings.minsnr,
+        "statwt": settings.statwt,
     }, {
         "arm": "model" if settings.model else "nomodel",
         "fields": {"flux_calibrator": flux, "gain_calibrator": gain, "targets": targets},

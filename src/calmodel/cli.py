@@ -246,17 +246,19 @@ def compare_command(model_cat: Path, nomodel_cat: Path, truth: Path | None, out:
 @click.option("--targets", help="Comma-separated target fields (default: by intent, else all others).")
 @click.option("--refant", help="Reference antenna (default: nearest the array centre).")
 @click.option("--uvrange", default="", help="uvrange for solves on the gain calibrator, e.g. '>35klambda'.")
+@click.option("--statwt/--no-statwt", default=True, show_default=True,
+              help="Re-derive weights with statwt (off for simulated tiles, whose weights are exact).")
 @click.option("--quack", "quack_s", type=float, help="Seconds flagged at each scan start (default: half an integration = the first dump).")
 def calibrate_command(ms: Path, model: str, out: Path, flux_scale: str, flux_field: str | None,
                       gain_field: str | None, targets: str | None, refant: str | None, uvrange: str,
-                      quack_s: float | None) -> None:
+                      quack_s: float | None, statwt: bool) -> None:
     """Calibrate with a point-source assumption (--model none) or with a spatial model."""
     from calmodel.calibrate import CalibrateSettings, calibrate
 
     settings = CalibrateSettings(
         model=None if model.lower() == "none" else Path(model), flux_scale=flux_scale, flux_field=flux_field,
         gain_field=gain_field, targets=tuple(t for t in (targets or "").split(",") if t), refant=refant,
-        uvrange=uvrange, quack_s=quack_s)
+        uvrange=uvrange, quack_s=quack_s, statwt=statwt)
     with _casa_quietly(out):
         result = calibrate(ms, out, settings)
     fs = result.fluxscale
