@@ -324,6 +324,7 @@ def report_command(out: Path, flux_threshold: float, alpha_threshold: float, nsi
     click.echo(f"report: {result.verdict} ({len(result.tiles)} tiles, {result.n_records} records) "
                f"-> {result.html}")
 
+
 @main.command("image")
 @click.option("--ms", "ms", required=True, type=click.Path(path_type=Path),
               help="Calibrated measurement set (or UVFITS file); never modified.")
