@@ -303,7 +303,8 @@ def _as_component_list(model: Path, scratch: Path) -> Path:
     """A component list for ``model``: itself, or one made from tt0/tt1 model images."""
     model = Path(model)
     if (model / "table.dat").is_file() and "componentlist" in (model / "table.info").read_text(errors="replace").lower():
-        return model
+        # Opening a casacore table writes its lock file: read a copy, never the input.
+        return Path(shutil.copytree(model, scratch / "given_model.cl", symlinks=False))
     from calmodel.build_model import images_to_component_list  # the same conversion build-model uses
 
     tt0 = model if model.name.endswith(".tt0") else model.with_name(model.name + ".tt0")
