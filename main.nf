@@ -96,45 +96,45 @@ workflow {
 
     CALMODEL_ENV()
 
-    rows = channel.fromPath(sheet).splitCsv(header: true, strip: true).map { row -> checkRow(row, known_presets, sheet.parent) }
+    def rows = channel.fromPath(sheet).splitCsv(header: true, strip: true).map { row -> checkRow(row, known_presets, sheet.parent) }
 
     // Inputs: simulated tiles, or measurement sets / UVFITS files given by path.
     SIMULATE(rows.filter { meta -> meta.preset }.map { meta -> [meta, meta.config ? file(meta.config, checkIfExists: true) : []] })
-    given = rows.filter { meta -> !meta.preset }.map { meta -> [meta, file(meta.ms)] }  // a missing file fails that tile only (exit 2)
-    tiles = SIMULATE.out.ms.mix(given)
-    truth = SIMULATE.out.truth.mix(rows.filter { meta -> !meta.preset }.map { meta -> [meta, []] })
+    def given = rows.filter { meta -> !meta.preset }.map { meta -> [meta, file(meta.ms)] }  // a missing file fails that tile only (exit 2)
+    def tiles = SIMULATE.out.ms.mix(given)
+    def truth = SIMULATE.out.truth.mix(rows.filter { meta -> !meta.preset }.map { meta -> [meta, []] })
 
     CHARACTERIZE(tiles)
     CALIBRATE_NOMODEL(tiles.map { meta, ms -> [meta, ms, 'nomodel', []] })
 
     // A model arm when the calibrator needs one (or when asked): self-calibration of the
     // calibrator in the tile itself, unless the samplesheet supplies a model.
-    wanted = tiles
+    def wanted = tiles
         .join(CHARACTERIZE.out.json)
         .map { meta, ms, json -> [meta, ms, readJson(json)] }
         .filter { meta, ms, record ->
             meta.build_model == 'always' || meta.model || (meta.build_model == 'auto' && record.decisions.values().any { d -> d == 'model-needed' })
         }
-    to_build = wanted.filter { meta, ms, record -> !meta.model }
+    def to_build = wanted.filter { meta, ms, record -> !meta.model }
         .map { meta, ms, record -> [meta, ms, meta.gain_field ?: record.gain_calibrators[0]] }
     BUILD_MODEL(to_build)
-    models = BUILD_MODEL.out.model.mix(wanted.filter { meta, ms, record -> meta.model }.map { meta, ms, record -> [meta, file(meta.model, checkIfExists: true)] })
+    def models = BUILD_MODEL.out.model.mix(wanted.filter { meta, ms, record -> meta.model }.map { meta, ms, record -> [meta, file(meta.model, checkIfExists: true)] })
     CALIBRATE_MODEL(tiles.join(models).map { meta, ms, model -> [meta, ms, 'model', model] })
 
     // Fan out: arm x target field x image mode.
-    calibrated = CALIBRATE_NOMODEL.out.ms.join(CALIBRATE_NOMODEL.out.json, by: [0, 1])
+    def calibrated = CALIBRATE_NOMODEL.out.ms.join(CALIBRATE_NOMODEL.out.json, by: [0, 1])
         .mix(CALIBRATE_MODEL.out.ms.join(CALIBRATE_MODEL.out.json, by: [0, 1]))
-    to_image = calibrated.flatMap { meta, arm, ms, json ->
+    def to_image = calibrated.flatMap { meta, arm, ms, json ->
         readJson(json).fields.targets.collectMany { field -> meta.modes.collect { mode -> [meta, arm, ms, field, mode] } }
     }
     IMAGE(to_image)
     CATALOG(IMAGE.out.images)
 
     // Compare the two arms of the same tile, field and mode (tiles with a model arm only).
-    keyed = CATALOG.out.catalog.map { meta, arm, field, mode, dir -> [[meta.id, field, mode], arm, meta, dir] }
-    images_nomodel = IMAGE.out.images.filter { meta, arm, field, mode, dir -> arm == 'nomodel' }
+    def keyed = CATALOG.out.catalog.map { meta, arm, field, mode, dir -> [[meta.id, field, mode], arm, meta, dir] }
+    def images_nomodel = IMAGE.out.images.filter { meta, arm, field, mode, dir -> arm == 'nomodel' }
         .map { meta, arm, field, mode, dir -> [[meta.id, field, mode], dir] }
-    pairs = keyed.filter { key, arm, meta, dir -> arm == 'model' }.map { key, arm, meta, dir -> [key, meta, dir] }
+    def pairs = keyed.filter { key, arm, meta, dir -> arm == 'model' }.map { key, arm, meta, dir -> [key, meta, dir] }
         .join(keyed.filter { key, arm, meta, dir -> arm == 'nomodel' }.map { key, arm, meta, dir -> [key, dir] })
         .join(images_nomodel)
         .map { key, meta, model_dir, nomodel_dir, image_dir -> [meta.id, meta, key[1], key[2], model_dir, nomodel_dir, image_dir] }
@@ -142,7 +142,7 @@ workflow {
         .map { id, meta, field, mode, model_dir, nomodel_dir, image_dir, sky -> [meta, field, mode, model_dir, nomodel_dir, sky, image_dir] }
     COMPARE(pairs)
 
-    records = SIMULATE.out.dir
+    def records = SIMULATE.out.dir
         .mix(CHARACTERIZE.out.dir, CALIBRATE_NOMODEL.out.dir, CALIBRATE_MODEL.out.dir, BUILD_MODEL.out.dir, COMPARE.out.dir)
         .collect()
     REPORT(records)
