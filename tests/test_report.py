@@ -167,6 +167,7 @@ def tree(root: Path, tiles: dict) -> Path:
 
 
 def make_report(tmp_path, tiles, **criterion) -> dict:
+    criterion.setdefault("flux_threshold", 0.01)  # these cases are written around a 1% threshold
     root = tree(tmp_path / "results", tiles)
     result = report([root], tmp_path / "report", Criterion(**criterion))
     return json.loads(result.record.read_text())
@@ -194,6 +195,18 @@ def test_no_change(tmp_path):
     assert ql["total_flux"]["in_rms"]["mean"] == pytest.approx(0.001 * 2e-2 / 1.5e-4)
     assert ql["total_flux"]["in_rms"]["sigma"] == pytest.approx(0.008 * 2e-2 / 1.5e-4)
     assert ql["alpha"] is None and tile["modes"]["se"]["alpha"]["difference"]["mean"] == 0.01
+
+
+def test_default_flux_threshold_is_a_flux_scale_uncertainty(tmp_path):
+    """2% between the arms, 20 sigma and 2.7 x the image RMS, is within a 3% flux-scale
+    uncertainty (the default); with --flux-threshold 0.01 it counts."""
+    tiles = {"T01": {"TARGET_ql": compare_record(total=(0.02, 0.001, 0.01))}}
+    root = tree(tmp_path / "results", tiles)
+    default = json.loads(report([root], tmp_path / "a", Criterion()).record.read_text())
+    assert default["criterion"]["flux_threshold_fractional"] == 0.03
+    assert default["tiles"]["T01"]["verdict"] == "no-significant-change"
+    strict = json.loads(report([root], tmp_path / "b", Criterion(flux_threshold=0.01)).record.read_text())
+    assert strict["tiles"]["T01"]["verdict"] == "significant-change"
 
 
 def test_precise_flux_offset_far_below_the_noise_is_not_a_change(tmp_path):
@@ -391,7 +404,7 @@ def test_report_json_schema(handmade):
         assert key in rec, key
     assert rec["stage"] == "report"
     crit = rec["criterion"]
-    assert crit["nsigma"] == 3.0 and crit["flux_threshold_fractional"] == 0.01
+    assert crit["nsigma"] == 3.0 and crit["flux_threshold_fractional"] == 0.03
     assert crit["alpha_threshold"] == 0.05 and "significant-change" in crit["text"]
     assert set(rec["tiles"]) == {"T08t10", "T14t15"}
     tile = rec["tiles"]["T08t10"]
@@ -670,7 +683,7 @@ def test_nextflow_staged_inputs(tmp_path):
         (inputs / f"in{i:02d}").mkdir(parents=True)
         (inputs / f"in{i:02d}" / folder.name).symlink_to(folder, target_is_directory=True)
     (inputs / "in00" / "loop").symlink_to(inputs, target_is_directory=True)  # a cycle
-    out = report([inputs], tmp_path / "task" / "report")
+    out = report([inputs], tmp_path / "task" / "report", Criterion(flux_threshold=0.01))
     rec = json.loads(out.record.read_text())
     assert sorted(rec["tiles"]) == ["T01", "T02"]
     assert [rec["tiles"][t]["verdict"] for t in ("T01", "T02")] == [

@@ -301,8 +301,9 @@ def build_model_command(ms: Path, field: str, bandpass_field: str | None, out: P
 @main.command("report")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: report.html, tables.md, report.json.")
-@click.option("--flux-threshold", default=0.01, show_default=True, type=float,
-              help="Practical threshold on a fractional flux offset (0.01 = 1%).")
+@click.option("--flux-threshold", default=0.03, show_default=True, type=float,
+              help="Practical threshold on a fractional flux offset (0.03 = 3%: a survey's "
+                   "flux-scale uncertainty; set it to yours).")
 @click.option("--alpha-threshold", default=0.05, show_default=True, type=float,
               help="Practical threshold on the spectral index offset.")
 @click.option("--nsigma", default=3.0, show_default=True, type=float,
