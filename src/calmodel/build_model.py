@@ -33,7 +33,9 @@ from calmodel import CalmodelError
 from calmodel.casa import casa_log_to, casa_tools
 from calmodel.msio import field_names, open_input
 from calmodel.records import stage_record, write_json
-from calmodel.sky import C_LIGHT
+from calmodel.imaging import robust_rms
+from calmodel.modelio import write_component_list
+from calmodel.sky import C_LIGHT, Component
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,6 @@ def _beam(path: str) -> tuple[float, float]:
     if "major" not in beam:  # per-plane beams
         beam = beam["beams"]["*0"]["*0"]
     return float(beam["major"]["value"]), float(beam["minor"]["value"])
-
-
-def robust_rms(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
 def image_stats(prefix: str, mask: np.ndarray, cell_arcsec: float) -> dict:
@@ -353,8 +350,7 @@ def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float =
                              normalise: bool = False, reffreq_hz: float | None = None) -> Path:
     """One point component per model pixel above ``threshold`` x the peak (drops negatives),
     with spectral index tt1/tt0 (clipped to [-3, 3]); optionally scaled to 1 Jy in total."""
-    casa = casa_tools()
-    ia, cl, qa = casa.tools.image(), casa.tools.componentlist(), casa.tools.quanta()
+    ia = casa_tools().tools.image()
     if not Path(tt0).is_dir():
         raise CalmodelError(f"model image not found: {tt0}")
     ia.open(str(tt0))
@@ -367,19 +363,13 @@ def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float =
     if not keep.any():
         raise CalmodelError(f"model image {tt0} has no positive pixels")
     scale = 1.0 / model0[keep].sum() if normalise else 1.0
+    components = []
     for x, y in zip(*np.nonzero(keep)):
-        world = csys.toworld([float(x), float(y), 0, 0], "n")["numeric"]
-        alpha = float(np.clip(model1[x, y] / model0[x, y], -3, 3))
-        cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{world[0]}rad', 'hms', prec=9)} "
-                            f"{qa.formxxx(f'{world[1]}rad', 'dms', prec=9)}",
-                        flux=float(model0[x, y] * scale), fluxunit="Jy", freq=f"{ref}Hz", shape="point",
-                        spectrumtype="spectral index", index=alpha)
+        ra, dec = np.degrees(csys.toworld([float(x), float(y), 0, 0], "n")["numeric"][:2])
+        components.append(Component(float(ra) % 360.0, float(dec), float(model0[x, y] * scale),
+                                    float(np.clip(model1[x, y] / model0[x, y], -3, 3)), ref_freq_hz=ref))
     csys.done()
-    if Path(out).exists():
-        shutil.rmtree(out)
-    cl.rename(str(out))
-    cl.close()
-    return Path(out)
+    return write_component_list(out, components)
 
 
 def _cl_total(path: Path) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 
 from calmodel import CalmodelError
 from calmodel.casa import casa_tools
+from calmodel.sky import Component
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,28 @@ def _hz(unit: str) -> float:
     return {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}[unit]
 
 
-def point_model(path: Path, ra_deg: float, dec_deg: float, ref_freq_hz: float) -> Path:
-    """The standard pipeline's assumption: 1 Jy, flat spectrum, at the field centre."""
+def write_component_list(path: Path, components: list[Component]) -> Path:
+    """Write ``components`` (points or Gaussians, spectral index each) as a CASA component list."""
     casa = casa_tools()
     cl, qa = casa.tools.componentlist(), casa.tools.quanta()
-    cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{ra_deg}deg', 'hms', prec=9)} "
-                        f"{qa.formxxx(f'{dec_deg}deg', 'dms', prec=9)}",
-                    flux=1.0, fluxunit="Jy", freq=f"{ref_freq_hz}Hz", shape="point",
-                    spectrumtype="spectral index", index=0.0)
+    for comp in components:
+        shape = {"shape": "point"} if comp.is_point else {
+            "shape": "Gaussian", "majoraxis": f"{comp.maj_arcsec}arcsec",
+            "minoraxis": f"{comp.min_arcsec}arcsec", "positionangle": f"{comp.pa_deg}deg"}
+        cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{comp.ra_deg}deg', 'hms', prec=9)} "
+                            f"{qa.formxxx(f'{comp.dec_deg}deg', 'dms', prec=9)}",
+                        flux=comp.flux_jy, fluxunit="Jy", freq=f"{comp.ref_freq_hz}Hz",
+                        spectrumtype="spectral index", index=comp.alpha, **shape)
     if Path(path).exists():
         shutil.rmtree(path)
     cl.rename(str(path))
     cl.close()
     return Path(path)
+
+
+def point_model(path: Path, ra_deg: float, dec_deg: float, ref_freq_hz: float) -> Path:
+    """The standard pipeline's assumption: 1 Jy, flat spectrum, at the field centre."""
+    return write_component_list(path, [Component(ra_deg, dec_deg, 1.0, 0.0, ref_freq_hz=ref_freq_hz)])
 
 
 def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float) -> Path:

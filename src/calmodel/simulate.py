@@ -23,6 +23,7 @@ from calmodel import CalmodelError
 from calmodel.casa import casa_log_to, casa_tools, casadata_path
 from calmodel.corruptions import Gains, expected_image_rms, make_gains, noise_sigma
 from calmodel.fluxcal import setjy_standard
+from calmodel.modelio import write_component_list
 from calmodel.records import atomic_dir, stage_record, write_json
 from calmodel.simulate_config import (ObservationSettings, corruption_settings, load_settings,
                                       observation_settings)
@@ -319,29 +320,10 @@ def write_truth(truth: Path, calibrator: list[Component], sky: list[Component], 
         "components": [c.as_row() for c in calibrator],
         "total_flux_jy": sum(c.flux_jy for c in calibrator),
     })
-    write_component_list(truth / "calibrator.cl", calibrator, casa)
+    write_component_list(truth / "calibrator.cl", calibrator)
     np.savez_compressed(truth / "gains.npz", time_mjd_s=gains.times, gain=gains.gain, bandpass=gains.bandpass,
                         antenna=np.array(meta["antennas"]), polarisation=np.array(POLARISATIONS),
                         chan_freq_hz=meta["chan_freq_hz"])
-
-
-def write_component_list(path: Path, components: list[Component], casa) -> Path:
-    cl = casa.tools.componentlist()
-    qa = casa.tools.quanta()
-    for comp in components:
-        shape = {} if comp.is_point else {
-            "shape": "Gaussian", "majoraxis": f"{comp.maj_arcsec}arcsec",
-            "minoraxis": f"{comp.min_arcsec}arcsec", "positionangle": f"{comp.pa_deg}deg"}
-        cl.addcomponent(dir=f"J2000 {qa.formxxx(f'{comp.ra_deg}deg', 'hms', prec=9)} "
-                            f"{qa.formxxx(f'{comp.dec_deg}deg', 'dms', prec=9)}",
-                        flux=comp.flux_jy, fluxunit="Jy", freq=f"{comp.ref_freq_hz}Hz",
-                        spectrumtype="spectral index", index=comp.alpha,
-                        **({"shape": "point"} | shape))
-    if path.exists():
-        shutil.rmtree(path)
-    cl.rename(str(path))
-    cl.close()
-    return path
 
 
 # --- the stage --------------------------------------------------------------------------
