@@ -33,7 +33,7 @@ from calmodel import CalmodelError
 from calmodel.casa import casa_log_to, casa_tools
 from calmodel.msio import field_names, open_input
 from calmodel.records import stage_record, write_json
-from calmodel.imaging import robust_rms
+from calmodel.imaging import image_beam, read_plane, robust_rms
 from calmodel.modelio import write_component_list
 from calmodel.sky import C_LIGHT, Component
 
@@ -96,32 +96,17 @@ def image_geometry(vis: Path, settings: BuildModelSettings) -> tuple[float, int]
     return cell, imsize
 
 
-def _read_image(path: str) -> np.ndarray:
-    ia = casa_tools().tools.image()
-    ia.open(path)
-    pixels = ia.getchunk()[:, :, 0, 0]
-    ia.close()
-    return pixels
-
-
-def _beam(path: str) -> tuple[float, float]:
-    ia = casa_tools().tools.image()
-    ia.open(path)
-    beam = ia.restoringbeam()
-    ia.close()
-    if "major" not in beam:  # per-plane beams
-        beam = beam["beams"]["*0"]["*0"]
-    return float(beam["major"]["value"]), float(beam["minor"]["value"])
-
-
 def image_stats(prefix: str, mask: np.ndarray, cell_arcsec: float) -> dict:
     """Peak, RMS (residual, outside the mask), S/N, near-field S/N, beam, negative model flux."""
-    image = _read_image(f"{prefix}.image.tt0")
-    residual = _read_image(f"{prefix}.residual.tt0")
-    model = _read_image(f"{prefix}.model.tt0")
+    image = read_plane(f"{prefix}.image.tt0")
+    residual = read_plane(f"{prefix}.residual.tt0")
+    model = read_plane(f"{prefix}.model.tt0")
     rms = robust_rms(residual[~mask])
     peak = float(np.max(image))
-    bmaj, bmin = _beam(f"{prefix}.image.tt0")
+    beam = image_beam(Path(f"{prefix}.image.tt0"))
+    if beam is None:
+        raise CalmodelError(f"{prefix}.image.tt0 has no single restoring beam")
+    bmaj, bmin = beam["major_arcsec"], beam["minor_arcsec"]
     # Near field: within 3-8 beams of the peak, outside the mask (where selfcal errors show).
     iy, ix = np.unravel_index(np.argmax(image), image.shape)
     yy, xx = np.indices(image.shape)
@@ -214,7 +199,7 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     expanded = False
     if settings.expand_mask:
         final = _last_prefix(work, rounds)
-        image = _read_image(f"{final}.image.tt0")
+        image = read_plane(f"{final}.image.tt0")
         # Emission the static mask missed: above the mask threshold and above 2% of the
         # peak, so that the dynamic-range-limited ripples of a bright source do not count.
         floor = max(settings.mask_threshold_sigma * rounds[-1].post["rms_jy"], 0.02 * float(image.max()))
@@ -305,7 +290,7 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
     dirty = str(images / "dirty")  # also the template for the mask image
     _tclean(vis, dirty, cell, imsize, 0.0, "", settings.reffreq_ghz, niter=0)
     if mask is None:  # the static mask, from the dirty image of the point-calibrated data
-        image = _read_image(f"{dirty}.image.tt0")
+        image = read_plane(f"{dirty}.image.tt0")
         rms = robust_rms(image[image < np.percentile(image, 90)])
         mask = source_mask(image, rms, settings.mask_threshold_sigma, 2)
         if not mask.any():
@@ -358,7 +343,7 @@ def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float =
     csys = ia.coordsys()
     ref = reffreq_hz or float(csys.referencevalue(format="n")["numeric"][3])
     ia.close()
-    model1 = _read_image(str(tt1)) if Path(tt1).is_dir() else np.zeros_like(model0)
+    model1 = read_plane(str(tt1)) if Path(tt1).is_dir() else np.zeros_like(model0)
     keep = model0 > threshold * model0.max()
     if not keep.any():
         raise CalmodelError(f"model image {tt0} has no positive pixels")
@@ -407,7 +392,7 @@ def _plots(out: Path, rounds: list[RoundRecord], chosen_prefix: str, chosen: Rou
     fig.tight_layout()
     fig.savefig(out / "selfcal_rounds.png", dpi=90)
     plt.close(fig)
-    image = _read_image(f"{chosen_prefix}.image.tt0")
+    image = read_plane(f"{chosen_prefix}.image.tt0")
     iy, ix = np.unravel_index(np.argmax(image), image.shape)
     half = min(40, image.shape[0] // 2)
     crop = image[max(iy - half, 0):iy + half, max(ix - half, 0):ix + half]

@@ -118,6 +118,19 @@ def console_to(path: Path) -> Iterator[None]:
                 os.close(fd)
 
 
+
+def run_task(name: str, what: str | None = None, **kwargs):
+    """Run a CASA task; turn its failure (an exception or False) into one actionable line."""
+    what = what or f"on {kwargs.get('vis', '')}"
+    try:
+        result = getattr(casa_tools().tasks, name)(**kwargs)
+    except Exception as err:  # CASA tasks raise bare RuntimeError/AssertionError/ValueError
+        first = str(err).splitlines()[0] if str(err) else repr(err)
+        raise CalmodelError(f"{name} failed ({what}): {first}; see casa.log") from err
+    if result is False:
+        raise CalmodelError(f"{name} failed ({what}); see casa.log")
+    return result
+
 if __name__ == "__main__":  # used by the set-up and the container recipe
     import os
 

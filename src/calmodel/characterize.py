@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_log_to, casa_tools
+from calmodel.casa import casa_log_to, casa_tools, run_task
 from calmodel.msio import check_input, field_names, fields_with_intent, open_input, pick_refant, spw_info
 from calmodel.records import stage_record, write_json
 
@@ -103,13 +103,6 @@ def select_fields(ms: Path, field: str | None,
 
 # ---------------------------------------------------------------- calibration
 
-def _task(name: str, **kwargs) -> None:
-    try:
-        getattr(casa_tools().tasks, name)(**kwargs)
-    except Exception as err:  # CASA tasks raise RuntimeError/AssertionError/ValueError
-        raise CalmodelError(f"{name} failed on {kwargs.get('vis')}: {err} (see casa.log)") from err
-
-
 def quick_selfcal(ms: Path, work: Path, gaincals: list[str], bandpass_field: str | None,
                   refant: str) -> None:
     """Unit point-source model, optional bandpass on the flux/bandpass calibrator, then a
@@ -118,26 +111,26 @@ def quick_selfcal(ms: Path, work: Path, gaincals: list[str], bandpass_field: str
     # An explicit MODEL_DATA of 1 Jy (Stokes I) for every calibrator: never rely on the
     # solver's implicit model.
     for name in fields:
-        _task("setjy", vis=str(ms), field=name, standard="manual", fluxdensity=[1, 0, 0, 0],
+        run_task("setjy", vis=str(ms), field=name, standard="manual", fluxdensity=[1, 0, 0, 0],
               usescratch=True)
     pre: list[str] = []
     if bandpass_field:
         bpphase, bp = str(work / "bpphase.G"), str(work / "bandpass.B")
-        _task("gaincal", vis=str(ms), caltable=bpphase, field=bandpass_field, solint="int",
+        run_task("gaincal", vis=str(ms), caltable=bpphase, field=bandpass_field, solint="int",
               calmode="p", refant=refant)
-        _task("bandpass", vis=str(ms), caltable=bp, field=bandpass_field, solint="inf",
+        run_task("bandpass", vis=str(ms), caltable=bp, field=bandpass_field, solint="inf",
               combine="scan", refant=refant, bandtype="B", solnorm=False, gaintable=[bpphase])
         if not Path(bp).is_dir():
             raise CalmodelError(f"bandpass found no solutions on {bandpass_field} (see casa.log)")
         pre = [bp]
     for cal in gaincals:
         gp = str(work / f"{_safe(cal)}.phase.G")
-        _task("gaincal", vis=str(ms), caltable=gp, field=cal, solint="inf", combine="",
+        run_task("gaincal", vis=str(ms), caltable=gp, field=cal, solint="inf", combine="",
               calmode="p", refant=refant, gaintable=pre)
         if not Path(gp).is_dir():
             raise CalmodelError(f"gaincal found no solutions on {cal} (see casa.log)")
         # 'nearest': each integration takes the solution of its own scan.
-        _task("applycal", vis=str(ms), field=cal, gaintable=pre + [gp],
+        run_task("applycal", vis=str(ms), field=cal, gaintable=pre + [gp],
               interp=["nearest"] * (len(pre) + 1), calwt=False, flagbackup=False)
 
 
@@ -412,7 +405,7 @@ def characterize(ms: Path, out: Path, field: str | None = None, threshold: float
         gaincals, bpfield = select_fields(source, field, bandpass_field)
         calms = work / "calibrators.ms"
         # The private copy: only the calibrators (and the spw/channel selection).
-        _task("split", vis=str(source), outputvis=str(calms),
+        run_task("split", vis=str(source), outputvis=str(calms),
               field=",".join(gaincals + ([bpfield] if bpfield else [])), spw=spw,
               datacolumn="data", keepflags=True)
         chosen_refant = refant or pick_refant(calms, gaincals)

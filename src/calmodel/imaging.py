@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_log_to, casa_tools
+from calmodel.casa import casa_log_to, casa_tools, run_task
 from calmodel.msio import open_input
 from calmodel.records import stage_record, write_json
 
@@ -197,19 +197,6 @@ def _data_column(ms: Path) -> str:
     return "corrected" if "CORRECTED_DATA" in columns else "data"
 
 
-def _task(name: str, what: str, **kwargs):
-    """Run a CASA task; turn its failure (exception or False) into one actionable line."""
-    task = getattr(casa_tools().tasks, name)
-    try:
-        result = task(**kwargs)
-    except Exception as err:  # CASA raises bare RuntimeError/AssertionError
-        raise CalmodelError(f"{name} failed ({what}): {str(err).splitlines()[0] if str(err) else err!r}; "
-                            "see casa.log") from err
-    if result is False:
-        raise CalmodelError(f"{name} failed ({what}); see casa.log")
-    return result
-
-
 def robust_rms(values: np.ndarray) -> float:
     """1.4826 x the median absolute deviation of the finite values (Gaussian-equivalent)."""
     v = np.asarray(values, dtype=float)
@@ -301,7 +288,7 @@ def export_fits(imagename: Path, final: Path, beam: dict | None) -> Path:
         _set_beam(imagename, beam)  # in case an image (e.g. alpha) comes without a beam
     tmp = temporary_name(final)
     tmp.unlink(missing_ok=True)
-    _task("exportfits", f"{imagename.name} -> {final.name}", imagename=str(imagename),
+    run_task("exportfits", f"{imagename.name} -> {final.name}", imagename=str(imagename),
           fitsimage=str(tmp), dropdeg=False, velocity=False, overwrite=True)
     _check_fits(tmp, final.name)
     return tmp
@@ -331,7 +318,7 @@ def stokes_v_rms(vis: Path, field_sel: str, datacolumn: str, imagename: Path, co
         tb.close()
     if not {5, 8} <= corrs:  # casacore Stokes enum: RR = 5, LL = 8
         return None
-    _task("tclean", "Stokes V noise image", vis=str(vis), field=field_sel, datacolumn=datacolumn,
+    run_task("tclean", "Stokes V noise image", vis=str(vis), field=field_sel, datacolumn=datacolumn,
           imagename=str(imagename), niter=0, deconvolver="hogbom", pbcor=False, savemodel="none",
           **{**common, "stokes": "V"})
     return robust_rms(read_plane(Path(f"{imagename}.image")))
@@ -448,7 +435,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         selfcal = None
         if mode == "ql":
             base = scratch / name
-            _task("tclean", f"QL image of field '{field}'", vis=str(vis), field=field_sel,
+            run_task("tclean", f"QL image of field '{field}'", vis=str(vis), field=field_sel,
                   datacolumn=datacolumn, imagename=str(base), deconvolver="hogbom", niter=settings.niter,
                   threshold=0.0, nsigma=nsigma, pbcor=True, savemodel="none", **common)
             t = lap("tclean", t)
@@ -458,14 +445,14 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
             imaged_vis, imaged_column, imaged_field = vis, datacolumn, field_sel
         else:
             copy = scratch / f"{name}.ms"
-            _task("split", f"private copy of field '{field}'", vis=str(vis), outputvis=str(copy),
+            run_task("split", f"private copy of field '{field}'", vis=str(vis), outputvis=str(copy),
                   field=field_sel, datacolumn=datacolumn, keepflags=True)
             t = lap("split", t)
             mt = dict(deconvolver="mtmfs", nterms=2, reffreq=f"{settings.reffreq_ghz}GHz", **common)
             selfcal, final_column, t = _selfcal(copy, field, scratch, name, mt, settings, timings, t)
             base = scratch / name
             mask = AUTOMASK if settings.automask else {"usemask": "user", "mask": ""}
-            _task("tclean", f"SE image of field '{field}'", vis=str(copy), datacolumn=final_column,
+            run_task("tclean", f"SE image of field '{field}'", vis=str(copy), datacolumn=final_column,
                   imagename=str(base), niter=settings.niter, threshold=0.0, nsigma=nsigma, pbcor=True,
                   savemodel="none", **mask, **mt)
             t = lap("tclean_final", t)
@@ -584,14 +571,14 @@ def _selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, setting
 
     refant = settings.refant or central_antenna(copy)
     model = scratch / f"{name}_selfcal_model"
-    _task("tclean", f"self-cal model of field '{field}'", vis=str(copy), datacolumn="data",
+    run_task("tclean", f"self-cal model of field '{field}'", vis=str(copy), datacolumn="data",
           imagename=str(model), niter=settings.niter, threshold=0.0, nsigma=settings.selfcal_nsigma,
           pbcor=False, savemodel="modelcolumn", **mt)
     rms_before = robust_rms(read_plane(Path(f"{model}.residual.tt0")))
     t = lap("tclean_selfcal_model")
 
     caltable = scratch / f"{name}.selfcal.G"
-    _task("gaincal", f"phase self-cal of field '{field}'", vis=str(copy), caltable=str(caltable),
+    run_task("gaincal", f"phase self-cal of field '{field}'", vis=str(copy), caltable=str(caltable),
           calmode="p", solint="inf", combine=settings.selfcal_combine, gaintype="G", refant=refant,
           minsnr=settings.selfcal_minsnr, minblperant=4)
     record = {"calmode": "p", "solint": "inf", "combine": settings.selfcal_combine, "gaintype": "G",
@@ -615,13 +602,13 @@ def _selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, setting
         nspw = tb.nrows()
         tb.close()
         spwmap = [[0] * nspw]
-    _task("applycal", f"self-cal of field '{field}'", vis=str(copy), gaintable=[str(caltable)],
+    run_task("applycal", f"self-cal of field '{field}'", vis=str(copy), gaintable=[str(caltable)],
           interp=["linear"], spwmap=spwmap, calwt=False, applymode="calonly", flagbackup=False)
     t = lap("applycal")
 
     # The same model against the self-calibrated data: before/after differ only by the gains.
     # (A restart on the model's images: its PSF and model are re-used, only the residual is new.)
-    _task("tclean", f"self-cal check of field '{field}'", vis=str(copy), datacolumn="corrected",
+    run_task("tclean", f"self-cal check of field '{field}'", vis=str(copy), datacolumn="corrected",
           imagename=str(model), niter=0, calcpsf=False, calcres=True, restart=True, pbcor=False,
           savemodel="none", **mt)
     rms_after = robust_rms(read_plane(Path(f"{model}.residual.tt0")))

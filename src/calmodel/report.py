@@ -296,6 +296,16 @@ def _declared(stage: str, data: dict) -> dict:
     return out
 
 
+
+def _one_of(values: dict, by: dict, key: str, allowed, path: Path, label: str) -> str | None:
+    """The lower-cased ``values[key]`` if present; an error naming where it came from if not allowed."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if value.lower() not in allowed:
+        raise CalmodelError(f"{path}: {label} '{value}' (from {by[key]}) is not one of {', '.join(allowed)}")
+    return value.lower()
+
 def load_record(path: Path) -> Record:
     """Read one record and decide its tile, field, mode and arm (module docstring)."""
     path = Path(path)
@@ -312,18 +322,8 @@ def load_record(path: Path) -> Record:
             if key not in values and key in found:
                 values[key] = str(found[key])
                 by[key] = source
-    mode = values.get("mode")
-    if mode is not None:
-        mode = mode.lower()
-        if mode not in MODES:
-            raise CalmodelError(f"{path}: image mode '{values['mode']}' (from {by['mode']}) is "
-                                f"not one of {', '.join(MODES)}")
-    arm = values.get("arm")
-    if arm is not None:
-        arm = arm.lower()
-        if arm not in ARMS:
-            raise CalmodelError(f"{path}: arm '{values['arm']}' (from {by['arm']}) is not one "
-                                f"of {', '.join(ARMS)}")
+    mode = _one_of(values, by, "mode", MODES, path, "image mode")
+    arm = _one_of(values, by, "arm", ARMS, path, "arm")
     if stage == "compare" and (mode is None or "field" not in values):
         raise CalmodelError(
             f"{path}: cannot tell its field and image mode; put it at "
