@@ -59,6 +59,7 @@ ca_args=()
 ca=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 [ -s "$ca" ] && ca_args=(-v "$ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
 revision=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] || revision="$revision-dirty"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml")
 
 step "podman build $IMAGE from $BASE"
