@@ -157,3 +157,12 @@ def test_workflow_test_profile_runs_inside_podman(image, tmp_path):
     report = json.loads((results / "report" / "report.json").read_text())
     assert report["tiles"]["demo_vlass_like"]["verdict"] == "no-significant-change"
     assert report["tiles"]["demo_coequal_double"]["verdict"] == "significant-change"
+
+
+def test_charliecloud_profile_runs_tasks_in_the_directory_image():
+    config = (REPO / "nextflow.config").read_text()
+    assert re.search(r"charliecloud\s*\{\s*includeConfig 'conf/charliecloud\.config'\s*\}", config)
+    profile = (REPO / "conf" / "charliecloud.config").read_text()
+    # Charliecloud 0.31 rejects --write-fake; casatools needs HOME; PATH from /ch/environment.
+    assert "writeFake  = false" in profile and "--home --set-env" in profile
+    assert "process.container = { params.container }" in profile
