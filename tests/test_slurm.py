@@ -141,13 +141,16 @@ class FaultInjector:
                 if elapsed < self.min_running_s:
                     continue
                 if self.cancelled is None:
-                    subprocess.run(["scancel", job.job_id], check=True)
-                    self.cancelled = job
-                    self.log.append(f"scancel {job.job_id} ({job.name})")
+                    # A job that ends on its own just before scancel is not counted.
+                    if subprocess.run(["scancel", job.job_id], check=False).returncode == 0:
+                        self.cancelled = job
+                        self.log.append(f"scancel {job.job_id} ({job.name})")
                     break
                 if self.lost is None and job.workdir != self.cancelled.workdir:
                     killed = kill_job_processes(job.job_id)
-                    if killed:
+                    time.sleep(0.5)
+                    # Lost means no exit code: a job that wrote one in the meantime ended on its own.
+                    if killed and not (Path(job.workdir) / ".exitcode").exists():
                         self.lost = job
                         self.log.append(f"SIGKILL {killed} of job {job.job_id} ({job.name})")
                     break
