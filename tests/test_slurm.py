@@ -37,9 +37,11 @@ ARTIFACTS = os.environ.get("CALMODEL_CI_ARTIFACTS")   # CI prints what the tests
 # defaults (queueStatInterval 1 min, exitReadTimeout 270 s, which allow for NFS latency).
 FAST_POLLING = """
 executor {
-    pollInterval      = '2 sec'
-    queueStatInterval = '5 sec'
-    exitReadTimeout   = '20 sec'
+    $slurm {
+        pollInterval      = '2 sec'
+        queueStatInterval = '5 sec'
+        exitReadTimeout   = '20 sec'
+    }
 }
 """
 
