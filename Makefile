@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 OUTDIR ?= results
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean image
 
 setup: $(VENV)/.deps-stamp $(VENV)/.casa-stamp $(VENV)/.nextflow-stamp
 
@@ -38,6 +38,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The OCI image without a registry (root; podman, runc, debootstrap): see README "Container".
+image:
+	scripts/podman-setup.sh
+	scripts/build-image.sh
 
 clean:
 	rm -rf work .nextflow .nextflow.log* $(OUTDIR)
