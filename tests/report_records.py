@@ -96,15 +96,35 @@ def image_record(field, mode, rms=1.5e-4):
             "parameters": {"ms": "calibrated.ms", "field": field, "mode": mode, "robust": 1.0},
             "elapsed_s": 60.0, "name": f"{field}.{mode}", "field": field, "mode": mode,
             "rms_jy": rms, "beam": {"major_arcsec": 2.5, "minor_arcsec": 2.0, "pa_deg": 30.0},
-            "peak_jy": 0.5, "dynamic_range": 0.5 / rms}
+            "imsize": [480, 480], "cell_arcsec": 0.6, "reference_frequency_hz": 3.0e9,
+            "rms_over_thermal": 1.1, "peak_jy": 0.5, "dynamic_range": 0.5 / rms}
 
 
-def tile_side_records(root: Path, tile: str):
-    """characterize, build_model, calibrate (both arms) and tile records of one tile."""
+VLASS_LIKE_CALIBRATOR = [(1.0, 0.0, 0.0), (0.08, 2.4, 1.8), (0.06, -2.6, -2.4)]
+COEQUAL_CALIBRATOR = [(0.6, 0.0, 0.0), (0.5, 2.2, 2.4)]
+
+
+def write_calibrator_truth(folder: Path, components=VLASS_LIKE_CALIBRATOR) -> Path:
+    """truth/calibrator.json as simulate writes it: (flux, east, north arcsec) at 94.5, -11.5."""
+    ra0, dec0 = 94.5, -11.5
+    rows = [{"ra_deg": ra0 + east / 3600.0 / math.cos(math.radians(dec0)),
+             "dec_deg": dec0 + north / 3600.0, "flux_jy": flux, "alpha": -0.1,
+             "maj_arcsec": 0.0, "min_arcsec": 0.0, "pa_deg": 0.0, "ref_freq_hz": 3e9, "field": ""}
+            for flux, east, north in components]
+    return write(folder / "truth" / "calibrator.json", {
+        "field": "J0618", "ra_deg": ra0, "dec_deg": dec0, "components": rows,
+        "total_flux_jy": sum(r["flux_jy"] for r in rows)})
+
+
+def tile_side_records(root: Path, tile: str, calibrator=VLASS_LIKE_CALIBRATOR):
+    """characterize, build_model, calibrate (both arms) and tile records of one tile, and
+    the simulated calibrator's truth."""
+    write_calibrator_truth(root / tile / "simulate", calibrator)
     write(root / tile / "simulate" / "tile.json", {
         "stage": "simulate", "calmodel_version": "0.1.0",
         "parameters": {"preset": "vlass-like", "config": None, "seed": 3}, "elapsed_s": 40.0,
-        "tile": "simulate", "fields": {"flux_calibrator": "3C286", "gain_calibrator": "J0618",
+        "tile": "simulate", "truth": {"sky": "truth/sky.csv", "calibrator": "truth/calibrator.json"},
+        "fields": {"flux_calibrator": "3C286", "gain_calibrator": "J0618",
                                        "targets": ["TARGET"]},
         "expected_image_rms_jy": {"TARGET": 1.4e-4, "J0618": 3e-4}, "noise_sigma_jy": 0.05})
     write(root / tile / "characterize" / "characterize.json", {
@@ -131,7 +151,7 @@ def tile_side_records(root: Path, tile: str):
                           "fit_alpha": -0.1, "fit_alpha_error": 0.01, "fit_ref_freq_hz": 3e9}})
 
 
-def tree(root: Path, tiles: dict) -> Path:
+def tree(root: Path, tiles: dict, calibrators: dict | None = None) -> Path:
     """tiles: {tile: {"<field>_<mode>": compare record}} in the pipeline's layout, with
     image.json records of both arms and the other stages' records."""
     for tile, comps in tiles.items():
@@ -142,5 +162,5 @@ def tree(root: Path, tiles: dict) -> Path:
             for arm in ("model", "nomodel"):
                 write(root / tile / "image" / f"{name}_{arm}" / "image.json",
                       image_record(fieldname, mode))
-        tile_side_records(root, tile)
+        tile_side_records(root, tile, (calibrators or {}).get(tile, VLASS_LIKE_CALIBRATOR))
     return root

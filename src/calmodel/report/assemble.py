@@ -13,8 +13,20 @@ from calmodel.report.summaries import (combine_summaries, image_rms_for, summari
                                        summarise_fluxscale, summarise_image,
                                        summarise_simulation)
 from calmodel.report.values import get_in, number
-from calmodel.report.verdict import checks_for, overall_verdict, verdict_of
+from calmodel.report.noise import rms_ratio
+from calmodel.report.paired_truth import (frequency_of, paired_against_truth, read_csv_columns,
+                                          truth_tables_for)
+from calmodel.report.scope import IN_SCOPE, OUT_OF_SCOPE, SCOPES, UNKNOWN_SCOPE, scope_of_tile
+from calmodel.report.verdict import checks_for, combined_verdict, verdict_of
 from calmodel.report.vocabulary import ARMS, MODES
+
+DEFAULT_MATCH_RADIUS_ARCSEC = 0.5  # the memo's matching tolerance
+SCOPE_HEADLINES = {
+    IN_SCOPE: "In scope (calibrator core > {ratio:g}x the next component: the memo's case)",
+    OUT_OF_SCOPE: "Out of scope (calibrator core not > {ratio:g}x the next: outside the memo's "
+                  "conclusion)",
+    UNKNOWN_SCOPE: "Scope unknown (no truth and no model components to tell)",
+}
 
 # single-record stages: stage -> (tile entry key, summariser)
 ONE_PER_TILE = {"characterize": ("characterize", summarise_characterize),
@@ -39,7 +51,7 @@ def _refuse_duplicate_compares(compares: list[Record]) -> None:
 
 
 def _new_tile_entry() -> dict:
-    return {"verdict": None, "reasons": [], "checks": [], "modes": {}, "characterize": None,
+    return {"verdict": None, "reasons": [], "scope": None, "modes": {}, "characterize": None,
             "build_model": None, "fluxscale": {}, "images": [], "simulation": None}
 
 
@@ -55,17 +67,40 @@ def _fluxscale_ratio(fluxscale: dict) -> dict | None:
     return {"flux_ratio": ratio, "flux_ratio_error": error}
 
 
-def _tiles_from_records(by_stage: dict, warnings: list[str]) -> dict[str, dict]:
+def _paired_numbers(compare: Record, images: dict, truth_sky: dict | None) -> dict:
+    """What the report measures itself for one compare: both arms' image rms, their ratio,
+    and the arms against the truth over the same components."""
+    arms = {arm: images.get((compare.tile, compare.field, compare.mode, arm)) for arm in ARMS}
+    out: dict = {"rms_by_arm": {arm: number(rec.data.get("rms_jy")) for arm, rec in arms.items()
+                                if rec is not None}}
+    if all(arms.values()):
+        out["rms_ratio"] = rms_ratio(arms["model"].data, arms["nomodel"].data)
+    matched_name = get_in(compare.data, "products", "matched") or "matched.csv"
+    matched = read_csv_columns(compare.path.parent / matched_name) if truth_sky else None
+    if matched:
+        nomodel_image = arms["nomodel"].data if arms["nomodel"] else None
+        out["truth_paired"] = paired_against_truth(
+            matched, truth_sky, compare.field,
+            number(compare.data.get("match_radius_arcsec")) or DEFAULT_MATCH_RADIUS_ARCSEC,
+            frequency_of(nomodel_image))
+    return out
+
+
+def _tiles_from_records(by_stage: dict, warnings: list[str], criterion: Criterion) -> dict[str, dict]:
     tiles: dict[str, dict] = {}
 
     def entry(name: str) -> dict:
         return tiles.setdefault(name, _new_tile_entry())
 
+    images = {(r.tile, r.field, r.mode, r.arm): r for r in by_stage.get("image", [])}
+    simulations = {r.tile: r for r in by_stage.get("simulate", [])}
+    truth_skies = {tile: truth_tables_for(r.path, r.data) for tile, r in simulations.items()}
     for rec in sorted(by_stage.get("compare", []), key=lambda r: (r.tile, r.mode, r.field)):
         rms, source = image_rms_for(rec, by_stage)
+        paired = _paired_numbers(rec, images, truth_skies.get(rec.tile))
         modes = entry(rec.tile)["modes"]
         modes.setdefault(rec.mode, {"fields": {}})["fields"][rec.field] = summarise_compare(
-            rec, rms, source)
+            rec, rms, source, paired)
     for stage, (key, summarise) in ONE_PER_TILE.items():
         for rec in by_stage.get(stage, []):
             if entry(rec.tile)[key] is not None:
@@ -83,6 +118,10 @@ def _tiles_from_records(by_stage: dict, warnings: list[str]) -> dict[str, dict]:
         entry(rec.tile)["simulation"] = summarise_simulation(rec)
     for rec in by_stage.get("catalog", []):
         entry(rec.tile)
+    build_models = {r.tile: r for r in by_stage.get("build_model", [])}
+    for name, tile in tiles.items():
+        tile["scope"] = scope_of_tile(simulations.get(name), build_models.get(name),
+                                      criterion.scope_ratio)
     return tiles
 
 
@@ -95,32 +134,31 @@ def _judge_tile(entry: dict, criterion: Criterion) -> None:
         numbers.update(combine_summaries([numbers["fields"][f] for f in sorted(numbers["fields"])]))
         numbers["checks"] = checks_for(mode, numbers, criterion)
         numbers["verdict"], numbers["reasons"] = verdict_of(numbers["checks"])
-        entry["checks"] += numbers["checks"]
-    entry["verdict"], entry["reasons"] = verdict_of(entry["checks"])
+    if entry["modes"]:
+        # the check lines name their mode already
+        entry["verdict"], entry["reasons"] = combined_verdict(entry["modes"], name_parts=False)
+    else:
+        entry["verdict"], entry["reasons"] = verdict_of([])
 
 
-def _overall(tiles: dict, criterion: Criterion) -> dict:
-    overall: dict = {"modes": {}, "checks": [], "tiles_significant": sorted(
-        t for t, e in tiles.items() if e["verdict"] == "significant-change")}
+def _scope_overall(tiles: dict, names: list[str], criterion: Criterion) -> dict:
+    """The tiles of one scope combined per mode and judged, and the scope's verdict: the most
+    severe of its tiles' and of the combined modes'."""
+    overall: dict = {"tiles": names, "modes": {}}
     for mode in MODES:
-        names = [t for t in sorted(tiles) if mode in tiles[t]["modes"]]
-        if not names:
+        with_mode = [t for t in names if mode in tiles[t]["modes"]]
+        if not with_mode:
             continue
-        numbers = combine_summaries([tiles[t]["modes"][mode] for t in names])
-        numbers["tiles"] = names
+        numbers = combine_summaries([tiles[t]["modes"][mode] for t in with_mode])
+        numbers["tiles"] = with_mode
         numbers["checks"] = checks_for(mode, numbers, criterion)
-        numbers["verdict"], numbers["reasons"] = overall_verdict(
-            numbers["checks"], {t: tiles[t]["modes"][mode] for t in names})
+        numbers["verdict"], numbers["reasons"] = verdict_of(numbers["checks"])
         overall["modes"][mode] = numbers
-        overall["checks"] += numbers["checks"]
-    overall["verdict"], overall["reasons"] = verdict_of(overall["checks"])
-    if overall["tiles_significant"] or any(m["verdict"] == "significant-change"
-                                           for m in overall["modes"].values()):
-        overall["verdict"] = "significant-change"
-        overall["reasons"] = [f"tile {t}: {r}" for t in overall["tiles_significant"]
-                              for r in tiles[t]["reasons"]]
-        overall["reasons"] += [r for m in overall["modes"].values() for r in m["reasons"]
-                               if r.startswith("all tiles combined")]
+    parts = {f"tile {t}": tiles[t] for t in names}
+    if len(names) > 1:
+        parts |= {f"all {len(with_tiles['tiles'])} tiles combined, {mode.upper()}": with_tiles
+                  for mode, with_tiles in overall["modes"].items()}
+    overall["verdict"], overall["reasons"] = combined_verdict(parts)
     return overall
 
 
@@ -129,10 +167,15 @@ def build(records: list[Record], criterion: Criterion) -> dict:
     by_stage = _by_stage(records)
     _refuse_duplicate_compares(by_stage.get("compare", []))
     warnings: list[str] = []
-    tiles = _tiles_from_records(by_stage, warnings)
+    tiles = _tiles_from_records(by_stage, warnings, criterion)
     for entry in tiles.values():
         _judge_tile(entry, criterion)
-    overall = _overall(tiles, criterion)
-    headlines = [{"label": "Overall", "verdict": overall["verdict"], "reasons": overall["reasons"]}]
+    overall = {}
+    for scope in SCOPES:
+        names = sorted(t for t, e in tiles.items() if e["scope"]["scope"] == scope)
+        if names:
+            overall[scope] = _scope_overall(tiles, names, criterion)
+    headlines = [{"label": SCOPE_HEADLINES[scope].format(ratio=criterion.scope_ratio), "scope": scope, "verdict": o["verdict"],
+                  "reasons": o["reasons"]} for scope, o in overall.items()]
     return {"criterion": criterion.as_dict(), "tiles": dict(sorted(tiles.items())),
             "overall": overall, "headlines": headlines, "warnings": warnings}

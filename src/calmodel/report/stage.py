@@ -26,7 +26,7 @@ class ReportResult:
     html: Path
     markdown: Path
     record: Path
-    verdict: str
+    verdicts: dict[str, str]  # scope -> verdict; scopes are never pooled
     tiles: list[str]
     n_records: int
 
@@ -75,5 +75,5 @@ def report(inputs: list[Path], out: Path, criterion: Criterion = Criterion(),
                "figures": [{"path": str(f.path), "caption": f.caption} for f in figures],
                "products": {"html": page.name, "markdown": markdown.name}}
     record = write_json(out / "report.json", stage_record("report", parameters, results, started))
-    return ReportResult(out, page, markdown, record, content["overall"]["verdict"],
-                        list(content["tiles"]), len(records))
+    verdicts = {scope: o["verdict"] for scope, o in content["overall"].items()}
+    return ReportResult(out, page, markdown, record, verdicts, list(content["tiles"]), len(records))

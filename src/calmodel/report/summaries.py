@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from calmodel.report.combine import (centre_as_fit, combine_centres, combine_fits,
                                      difference_of_means, median_value)
+from calmodel.report.noise import rms_relative_error
 from calmodel.report.records import Record
 from calmodel.report.values import get_in, number
 from calmodel.report.vocabulary import ARMS
@@ -14,6 +15,8 @@ TRUTH_MIN_BRIGHT = 3
 FLUX_KEYS = (("total_flux", "Total_flux"), ("peak_flux", "Peak_flux"))
 COUNT_KEYS = ("model", "nomodel", "matched")
 COMPLETENESS_KEYS = ("snr_min", "n_truth", "n_detected", "fraction")
+PAIRED_TRUTH_KEYS = tuple(f"{flux}{suffix}" for flux in ("total_flux", "peak_flux")
+                          for suffix in ("", "_model_over_true", "_nomodel_over_true"))
 
 
 def offsets_in_rms(fit: dict | None, rms: float | None) -> dict:
@@ -22,6 +25,15 @@ def offsets_in_rms(fit: dict | None, rms: float | None) -> dict:
     mean, sigma = fit.get("mean"), fit.get("sigma")
     return {"mean": mean / rms if mean is not None else None,
             "sigma": sigma / rms if sigma is not None else None}
+
+
+def fit_in_rms(fit: dict | None, rms: float | None) -> dict | None:
+    """An absolute offset fit in units of the image rms (the memo's yardstick)."""
+    if not fit or not rms:
+        return None
+    scaled = {k: (fit[k] / rms if number(fit.get(k)) is not None else None)
+              for k in ("mean", "mean_err", "sigma", "sigma_err")}
+    return {**scaled, "n": fit.get("n"), "n_core": fit.get("n_core")}
 
 
 # ---------------------------------------------------------------- against the truth
@@ -102,8 +114,11 @@ def combine_truth(parts: list[dict | None]) -> dict | None:
 # ---------------------------------------------------------------- compare records
 
 
-def summarise_compare(rec: Record, rms: float | None, rms_source: str | None) -> dict:
-    """The numbers of one compare.json that the report uses."""
+def summarise_compare(rec: Record, rms: float | None, rms_source: str | None,
+                      paired: dict | None = None) -> dict:
+    """The numbers of one compare.json that the report uses. ``paired``: what the report
+    measured itself for this field and mode (rms by arm, rms ratio, truth paired)."""
+    paired = paired or {}
     data = rec.data
     diffs = data.get("differences") if isinstance(data.get("differences"), dict) else {}
     out: dict = {"tile": rec.tile, "field": rec.field, "mode": rec.mode, "record": str(rec.path),
@@ -113,13 +128,17 @@ def summarise_compare(rec: Record, rms: float | None, rms_source: str | None) ->
         absolute = get_in(diffs, quantity, "difference")
         out[key] = {"difference": absolute,
                     "fractional": get_in(diffs, quantity, "fractional_difference"),
-                    "in_rms": offsets_in_rms(absolute, rms), "unit": get_in(diffs, quantity, "unit")}
+                    "in_rms": offsets_in_rms(absolute, rms), "in_rms_fit": fit_in_rms(absolute, rms),
+                    "unit": get_in(diffs, quantity, "unit")}
     out["alpha"] = {"difference": get_in(diffs, "Alpha", "difference")} if "Alpha" in diffs else None
     tp = data.get("total_over_peak") if isinstance(data.get("total_over_peak"), dict) else {}
     out["total_over_peak"] = {k: tp.get(k) for k in ("model", "nomodel", "ks_statistic",
                                                      "ks_pvalue")}
     out["outliers"] = get_in(data, "outliers", "n")
     out["truth"] = summarise_truth(data.get("truth"))
+    out["rms_by_arm"] = paired.get("rms_by_arm") or {}
+    out["rms_ratio"] = paired.get("rms_ratio")
+    out["truth_paired"] = paired.get("truth_paired")
     return out
 
 
@@ -135,7 +154,10 @@ def combine_summaries(parts: list[dict]) -> dict:
         absolute = combine_fits([get_in(p, key, "difference") for p in parts])
         out[key] = {"difference": absolute,
                     "fractional": combine_fits([get_in(p, key, "fractional") for p in parts]),
-                    "in_rms": offsets_in_rms(absolute, rms), "unit": get_in(parts[0], key, "unit")}
+                    "in_rms": offsets_in_rms(absolute, rms),
+                    # each part in its own image's rms, then combined
+                    "in_rms_fit": combine_fits([get_in(p, key, "in_rms_fit") for p in parts]),
+                    "unit": get_in(parts[0], key, "unit")}
     alphas = [p["alpha"]["difference"] for p in parts if p.get("alpha")]
     out["alpha"] = {"difference": combine_fits(alphas)} if alphas else None
     tp = [p.get("total_over_peak") or {} for p in parts]
@@ -147,6 +169,11 @@ def combine_summaries(parts: list[dict]) -> dict:
                               "ks_pvalue_rule": "smallest of the parts"}
     out["outliers"] = sum(int(p.get("outliers") or 0) for p in parts)
     out["truth"] = combine_truth([p.get("truth") for p in parts])
+    ratios = [p["rms_ratio"] for p in parts if p.get("rms_ratio")]
+    out["rms_ratio"] = combine_fits(ratios) if ratios else None
+    paired = [p["truth_paired"] for p in parts if p.get("truth_paired")]
+    out["truth_paired"] = ({key: combine_fits([p.get(key) for p in paired])
+                            for key in PAIRED_TRUTH_KEYS} if paired else None)
     return out
 
 
@@ -223,6 +250,8 @@ def summarise_image(rec: Record) -> dict:
     beam = data.get("beam") if isinstance(data.get("beam"), dict) else {}
     return {"record": str(rec.path), "field": rec.field, "mode": rec.mode, "arm": rec.arm,
             "rms_jy": number(data.get("rms_jy")), "peak_jy": number(data.get("peak_jy")),
+            "rms_relative_error": rms_relative_error(data),
+            "rms_over_thermal": number(data.get("rms_over_thermal")),
             "dynamic_range": number(data.get("dynamic_range")),
             "beam_arcsec": [beam.get("major_arcsec"), beam.get("minor_arcsec"), beam.get("pa_deg")]
             if beam else data.get("beam_arcsec")}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calmodel.report.formatting import (fmt_centre, fmt_difference, fmt_fit, fmt_fraction,
-                                        fmt_in_rms, fmt_number, fmt_plus_minus, fmt_ratio)
+from calmodel.report.formatting import (fmt_centre, fmt_fit, fmt_fraction, fmt_number,
+                                        fmt_plus_minus, fmt_ratio)
 from calmodel.report.values import get_in, number
 from calmodel.report.vocabulary import ARMS, MEMO_TABLE_OF_MODE, MODE_NAMES, MODES
 
@@ -17,59 +17,80 @@ class Table:
     rows: list[list[str]]
     note: str = ""
 
-    def stacked(self) -> set[int]:
-        """Columns whose cells the HTML page breaks into lines (mean, then the sigma)."""
-        words = ("offset", "/ image rms", "flux ratio", "error measured", "centre")
-        return {i for i, h in enumerate(self.header) if any(w in h.lower() for w in words)}
+
+def fmt_rms_pair(rms_by_arm: dict) -> str:
+    """'model / nomodel' image rms in µJy/beam."""
+    values = [rms_by_arm.get(arm) for arm in ARMS]
+    if not any(values):
+        return "–"
+    return " / ".join(fmt_number(v * 1e6 if v else None, ".1f") for v in values)
+
+
+def fmt_scope(scope: dict | None) -> str:
+    if not scope or scope.get("ratio") is None:
+        return f"{(scope or {}).get('scope', 'scope-unknown')}"
+    ratio = "point" if scope["ratio"] == float("inf") else f"{scope['ratio']:.2f}x"
+    separation = (f" at {scope['separation_arcsec']:.1f}\"" if scope.get("separation_arcsec")
+                  is not None else "")
+    return f"{scope['scope']} (core/next {ratio}{separation}; {scope['source']})"
 
 
 def _mode_row(label: str, fields: str, n: dict, has_alpha: bool, has_truth: bool) -> list[str]:
     counts = n.get("counts") or {}
     tp = n.get("total_over_peak") or {}
-    in_rms = (f"{fmt_in_rms(get_in(n, 'total_flux', 'in_rms'))}; "
-              f"{fmt_in_rms(get_in(n, 'peak_flux', 'in_rms'))}")
-    if n.get("rms_jy"):
-        in_rms += f" [rms {n['rms_jy'] * 1e6:.1f} µJy]"
+    in_rms = (f"{fmt_fit(get_in(n, 'total_flux', 'in_rms_fit'))}; "
+              f"{fmt_fit(get_in(n, 'peak_flux', 'in_rms_fit'))}")
     row = [label, fields,
            f"{counts.get('matched', '–')} ({counts.get('model', '–')} / {counts.get('nomodel', '–')})",
            fmt_fit(get_in(n, "total_flux", "difference"), 1e6),
            fmt_fit(get_in(n, "total_flux", "fractional"), 100.0, "%"),
            fmt_fit(get_in(n, "peak_flux", "difference"), 1e6),
            fmt_fit(get_in(n, "peak_flux", "fractional"), 100.0, "%"),
-           in_rms]
+           in_rms, fmt_fit(n.get("rms_ratio"))]
     if has_alpha:
         row.append(fmt_fit(get_in(n, "alpha", "difference")))
     row += [f"{fmt_centre(tp.get('model'))}, {fmt_centre(tp.get('nomodel'))}",
             fmt_number(tp.get("ks_pvalue"), ".2g")]
     if has_truth:
-        row.append(fmt_difference(get_in(n, "truth", "flux_ratio_difference")))
+        row += [fmt_fit(get_in(n, "truth_paired", "total_flux"), 100.0, "%"),
+                fmt_fit(get_in(n, "truth_paired", "peak_flux"), 100.0, "%")]
     row.append(n.get("verdict") or "–")
     return row
 
 
 def _mode_tables(tiles: dict, overall: dict, mode: str) -> list[Table]:
-    """Memo Table 2 (QL) / 3 (SE): a row per tile and the overall row; then a row per field."""
-    names = overall["modes"][mode]["tiles"]
+    """Memo Table 2 (QL) / 3 (SE): a row per tile and one overall row per scope; then a row
+    per field."""
+    names = [t for t in tiles if mode in tiles[t]["modes"]]
     has_alpha = mode == "se" or any(get_in(tiles[t], "modes", mode, "alpha") for t in names)
-    has_truth = any(get_in(tiles[t], "modes", mode, "truth") for t in names)
+    has_truth = any(get_in(tiles[t], "modes", mode, "truth_paired") for t in names)
     header = (["Tile", "Fields", "N matched (of model / nomodel)", "Total flux offset (µJy)",
                "Total flux offset (fractional)", "Peak offset (µJy/beam)",
-               "Peak offset (fractional)", "Total; peak offset / image rms (sigma / rms)"]
+               "Peak offset (fractional)", "Total; peak offset / image rms",
+               "Image rms ratio model / nomodel"]
               + (["Alpha offset"] if has_alpha else [])
               + ["Total/Peak centre (model, nomodel)", "KS p (total/peak)"]
-              + (["Truth flux ratio model - nomodel"] if has_truth else [])
+              + (["Total flux vs truth, model - nomodel (paired)",
+                  "Peak vs truth, model - nomodel (paired, point sources)"] if has_truth else [])
               + [f"Verdict ({mode.upper()})"])
     rows = [_mode_row(t, ", ".join(sorted(tiles[t]["modes"][mode]["fields"])),
                       tiles[t]["modes"][mode], has_alpha, has_truth) for t in names]
-    n_fields = sum(len(tiles[t]["modes"][mode]["fields"]) for t in names)
-    rows.append(_mode_row("Overall", f"{n_fields} field(s)", overall["modes"][mode], has_alpha,
-                          has_truth))
+    for scope, combined in overall.items():
+        if mode in combined["modes"]:
+            numbers = combined["modes"][mode]
+            rows.append(_mode_row(f"Overall, {scope}", f"{len(numbers['tiles'])} tile(s)",
+                                  numbers, has_alpha, has_truth))
     per_tile = Table(
-        f"{MODE_NAMES[mode]} images: per tile and overall (as {MEMO_TABLE_OF_MODE[mode]})", header, rows,
-        "Offsets are model - nomodel: mean ± error of the Gaussian-core fit, the standard "
-        "deviation ± error in parentheses. Total/peak centre: median ± 1.4826 MAD. "
-        "KS p: two-sample Kolmogorov-Smirnov test of total/peak of the two arms "
-        "(smallest over the fields/tiles combined).")
+        f"{MODE_NAMES[mode]} images: per tile and overall per scope (as {MEMO_TABLE_OF_MODE[mode]})",
+        header, rows,
+        "Offsets are model - nomodel over the same matched components: mean ± error of the "
+        "Gaussian-core fit (the error is the fit's: sigma/sqrt(n)), the standard deviation ± "
+        "error in parentheses (the spread of the components, as the memo's parentheses). "
+        "Offset / image rms: in units of the nomodel arm's image rms. Image rms ratio: "
+        "ratio ± error (independent-noise error, conservative). Vs truth: median of "
+        "(model - nomodel) / true ± its error (1.4826 MAD spread). Total/peak centre: median ± "
+        "1.4826 MAD. KS p: two-sample Kolmogorov-Smirnov test of total/peak of the two arms "
+        "(smallest over the parts), a supplement only. Overall rows never pool scopes.")
     field_rows = []
     for t in names:
         for f, s in sorted(tiles[t]["modes"][mode]["fields"].items()):
@@ -78,12 +99,14 @@ def _mode_tables(tiles: dict, overall: dict, mode: str) -> list[Table]:
                  fmt_fit(get_in(s, "total_flux", "fractional"), 100.0, "%"),
                  fmt_fit(get_in(s, "peak_flux", "fractional"), 100.0, "%")]
                 + ([fmt_fit(get_in(s, "alpha", "difference"))] if has_alpha else [])
-                + [fmt_number(s["rms_jy"] * 1e6 if s.get("rms_jy") else None, ".1f"),
+                + [fmt_rms_pair(s.get("rms_by_arm") or {}), fmt_fit(s.get("rms_ratio")),
+                   fmt_number(s["rms_jy"] * 1e6 if s.get("rms_jy") else None, ".1f"),
                    s.get("rms_source") or "–", str(s.get("outliers", "–"))])
     per_field = Table(f"{MODE_NAMES[mode]} images: per field",
-                       ["Tile", "Field", "N matched", "Total flux offset (fractional)",
-                        "Peak offset (fractional)"] + (["Alpha offset"] if has_alpha else [])
-                       + ["Image rms (µJy/beam)", "rms from", "Outliers"], field_rows)
+                      ["Tile", "Field", "N matched", "Total flux offset (fractional)",
+                       "Peak offset (fractional)"] + (["Alpha offset"] if has_alpha else [])
+                      + ["Image rms model / nomodel (µJy/beam)", "Image rms ratio model / nomodel",
+                         "Yardstick rms (µJy/beam)", "Yardstick from", "Outliers"], field_rows)
     return [per_tile, per_field]
 
 
@@ -109,14 +132,15 @@ def _truth_table(tiles: dict) -> list[Table]:
                                  fmt_fraction(a.get("completeness_bright")), false])
     if not rows:
         return []
-    return [Table("Against the simulated truth (per arm)",
+    return [Table("Against the simulated truth (per arm, compare.json: each arm's own matches)",
                    ["Tile", "Mode", "Field", "Arm", "Matched / truth in image",
                     "Flux ratio measured/true: median ± error (scatter)",
                     "Alpha error measured - true", "Completeness (≥5σ)", "Completeness (bright)",
                     "False detections"], rows,
                    "Flux ratio and alpha error: median, the median's uncertainty and the "
-                   "1.4826 MAD scatter; completeness counts the truth components above the S/N "
-                   "limit that were detected.")]
+                   "1.4826 MAD scatter, over the components each arm matched, so the two arms' "
+                   "samples differ: the paired comparison is in the mode tables. Completeness "
+                   "counts the truth components above the S/N limit that were detected.")]
 
 
 def _fluxscale_table(tiles: dict) -> list[Table]:
@@ -125,21 +149,26 @@ def _fluxscale_table(tiles: dict) -> list[Table]:
         for arm in sorted(k for k in e["fluxscale"] if k != "model_over_nomodel"):
             f = e["fluxscale"][arm]
             freq = number(f.get("fit_ref_freq_hz"))
-            rows.append([t, arm, str(f.get("field") or "–"),
+            rows.append([t, arm, str(f.get("flux_scale") or "–"), str(f.get("field") or "–"),
                          fmt_plus_minus(f.get("fit_flux_jy"), f.get("fit_flux_error_jy"), ".4f"),
                          fmt_plus_minus(f.get("fit_alpha"), f.get("fit_alpha_error"), ".3f"),
                          fmt_number(freq / 1e9 if freq else None, ".3f")])
         ratio = e["fluxscale"].get("model_over_nomodel")
         if ratio:
-            rows.append([t, "model / nomodel", "",
+            rows.append([t, "model / nomodel", "", "",
                          fmt_plus_minus(ratio["flux_ratio"], ratio.get("flux_ratio_error"), ".4f"), "", ""])
     if not rows:
         return []
     return [Table("Gain calibrator fluxscale (calibrate.json)",
-                   ["Tile", "Arm", "Gain calibrator", "Fitted flux (Jy)", "Fitted alpha",
-                    "Ref. freq (GHz)"], rows,
-                   "With a spatial model (bootstrap) the model arm's fitted flux is relative to "
-                   "the model and should be ~1 with alpha ~0.")]
+                  ["Tile", "Arm", "Flux scale", "Gain calibrator", "Fitted flux (Jy)",
+                   "Fitted alpha", "Ref. freq (GHz)"], rows,
+                  "Flux scale 'bootstrap' (the default): the model is normalised to 1 Jy and "
+                  "contributes structure only; fluxscale measures the gain calibrator's flux "
+                  "density against the flux calibrator, so both arms show it in Jy and "
+                  "model / nomodel says how much the model moved the bootstrapped scale. "
+                  "Flux scale 'model' (calibrate --flux-scale model): the model's own fluxes "
+                  "are taken as absolute and the model arm's fitted flux is relative to them: "
+                  "~1 with alpha ~0 for a correct model (memo Section 3.2).")]
 
 
 def _stage_tables(tiles: dict) -> list[Table]:
@@ -166,15 +195,20 @@ def _stage_tables(tiles: dict) -> list[Table]:
     for t, e in tiles.items():
         for im in sorted(e["images"], key=lambda i: (str(i["mode"]), str(i["field"]), str(i["arm"]))):
             beam = im.get("beam_arcsec") or []
+            rms, rel = im.get("rms_jy"), im.get("rms_relative_error")
             rows.append([t, str(im.get("field") or "–"), (im.get("mode") or "–").upper(),
-                         str(im.get("arm") or "–"),
-                         fmt_number(im["rms_jy"] * 1e6 if im.get("rms_jy") else None, ".1f"),
+                         im.get("arm") or "unknown (not in manifest, meta.json, record or path)",
+                         fmt_plus_minus(rms * 1e6 if rms else None,
+                                        rms * 1e6 * rel if rms and rel else None, ".1f"),
+                         fmt_number(im.get("rms_over_thermal"), ".2f"),
                          fmt_number(im.get("peak_jy"), ".4g"), fmt_number(im.get("dynamic_range"), ".0f"),
                          " × ".join(fmt_number(b, ".2f") for b in beam[:2]) if beam else "–"])
     if rows:
-        out.append(Table("Images (image.json)", ["Tile", "Field", "Mode", "Arm", "rms (µJy/beam)",
-                                                  "Peak (Jy/beam)", "Dynamic range",
-                                                  "Beam (arcsec)"], rows))
+        out.append(Table("Images, both arms measured alike (image.json)",
+                         ["Tile", "Field", "Mode", "Arm", "rms (µJy/beam)", "rms / thermal",
+                          "Peak (Jy/beam)", "Dynamic range", "Beam (arcsec)"], rows,
+                         "rms: 1.4826 MAD of the residual image ± 1.166/sqrt(beams in the image); "
+                         "thermal: a Stokes V image of the same data."))
     rows = []
     for t, e in tiles.items():
         if (sim := e["simulation"]):
@@ -191,10 +225,12 @@ def _stage_tables(tiles: dict) -> list[Table]:
 def tables(content: dict) -> list[Table]:
     """Every table of the report, in order; shared by tables.md and report.html."""
     tiles, overall = content["tiles"], content["overall"]
-    out = [Table("Verdict", ["Tile", "Verdict", "Reasons"],
-                  [[t, e["verdict"], "; ".join(e["reasons"])] for t, e in tiles.items()]
-                  + [["Overall", overall["verdict"], "; ".join(overall["reasons"])]])]
+    out = [Table("Verdict", ["Tile", "Scope", "Verdict", "Reasons"],
+                 [[t, fmt_scope(e["scope"]), e["verdict"], " · ".join(e["reasons"])]
+                  for t, e in tiles.items()]
+                 + [[f"Overall, {scope}", f"{len(o['tiles'])} tile(s)", o["verdict"],
+                     " · ".join(o["reasons"])] for scope, o in overall.items()])]
     for mode in MODES:
-        if mode in overall["modes"]:
+        if any(mode in e["modes"] for e in tiles.values()):
             out += _mode_tables(tiles, overall, mode)
     return out + _truth_table(tiles) + _fluxscale_table(tiles) + _stage_tables(tiles)
