@@ -45,26 +45,10 @@ def fmt_number(x, spec: str = ".3g", none: str = "–") -> str:
     return none if x is None else format(x, spec)
 
 
-def fmt_in_rms(in_rms: dict | None) -> str:
-    if not in_rms or in_rms.get("mean") is None:
-        return "–"
-    text = f"{in_rms['mean']:+.3f}"
-    if in_rms.get("sigma") is not None:
-        text += f" ({in_rms['sigma']:.3f})"
-    return text
-
-
 def fmt_fraction(c: dict | None) -> str:
     if not c or c.get("fraction") is None:
         return "–"
     return f"{c['fraction'] * 100:.1f}% ({c.get('n_detected')}/{c.get('n_truth')})"
-
-
-def fmt_difference(d: dict | None) -> str:
-    if not d or d.get("value") is None:
-        return "–"
-    text = f"{d['value'] * 100:+.2f}%"
-    return text + (f" ± {d['error'] * 100:.2f}%" if d.get("error") is not None else "")
 
 
 def fmt_ratio(fit: dict | None, sample: str | None, snr_min) -> str:
