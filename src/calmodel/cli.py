@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from calmodel import CalmodelError, __version__
+from calmodel.report.cli import report_command
 
 
 class _Group(click.Group):
@@ -298,32 +299,8 @@ def build_model_command(ms: Path, field: str, bandpass_field: str | None, out: P
     click.echo(f"build-model: {result.model_cl} from solint {result.chosen_solint}")
 
 
-@main.command("report")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: report.html, tables.md, report.json.")
-@click.option("--flux-threshold", default=0.03, show_default=True, type=float,
-              help="Practical threshold on a fractional flux offset (0.03 = 3%: a survey's "
-                   "flux-scale uncertainty; set it to yours).")
-@click.option("--alpha-threshold", default=0.05, show_default=True, type=float,
-              help="Practical threshold on the spectral index offset.")
-@click.option("--nsigma", default=3.0, show_default=True, type=float,
-              help="An offset counts only beyond this many times its uncertainty too.")
-@click.option("--rms-fraction", default=0.5, show_default=True, type=float,
-              help="A flux offset counts only beyond this fraction of the image RMS too.")
-@click.option("--title", default="calmodel report: does a calibrator model change the science?",
-              show_default=True, help="Title of the HTML page and tables.md.")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def report_command(out: Path, flux_threshold: float, alpha_threshold: float, nsigma: float,
-                   rms_fraction: float, title: str, inputs: tuple[Path, ...]) -> None:
-    """Per-tile and overall tables (memo Tables 2/3), verdict and one HTML page from the
-    stage records (compare.json, image.json, ...) found under INPUTS (files or folders)."""
-    from calmodel.report import Criterion, report
-
-    criterion = Criterion(nsigma=nsigma, flux_threshold=flux_threshold,
-                          alpha_threshold=alpha_threshold, rms_fraction=rms_fraction)
-    result = report(list(inputs), out, criterion, title=title)
-    click.echo(f"report: {result.verdict} ({len(result.tiles)} tiles, {result.n_records} records) "
-               f"-> {result.html}")
+# `calmodel report` lives with its stage (calmodel.report.cli); registered here by name.
+main.add_command(report_command)
 
 
 @main.command("image")
