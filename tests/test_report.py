@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
-from conftest import VENV_BIN, run
+from conftest import CHROMIUM, IN_CI, VENV_BIN, run
 from synthetic_images import make_sky, write_alpha_images, write_image, write_truth_csv
 
 from calmodel import CalmodelError
@@ -24,7 +24,6 @@ from report_records import (COEQUAL_CALIBRATOR, compare_record, fit, image_recor
 from calmodel.report import Criterion, combine_fits, discover, load_record, report
 
 CALMODEL = str(VENV_BIN / "calmodel")
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def make_report(tmp_path, tiles, **criterion) -> dict:
@@ -283,9 +282,7 @@ def _check_in_browser(page: Path, tmp: Path, must_show: list[str]) -> Path:
     return shot
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed "
-                    "(apt-get install -y chromium) - headless browser check skipped")
-def test_html_renders_in_headless_chromium(handmade, tmp_path):
+def test_html_renders_in_headless_chromium(handmade, tmp_path, chromium):
     shot = _check_in_browser(handmade["out"] / "report.html", tmp_path,
                              ["Out of scope", "In scope", "T08t10", "T14t15",
                               "memo Table 2", "memo Table 3", "data:image/png;base64,"])
@@ -375,7 +372,7 @@ def test_end_to_end_products(pipeline, tmp_path):
     page = (out / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == len(pipeline["record"]["figures"])
     assert "http" not in "".join(v for _, k, v in _attrs(page) if k in ("src", "href"))
-    if CHROMIUM.exists():
+    if CHROMIUM.exists() or IN_CI:
         shot = _check_in_browser(out / "report.html", tmp_path,
                                  ["In scope", "T01", "T02", "memo Table 3"])
         shutil.copy(shot, pipeline["dir"] / "shot.png")
