@@ -3,7 +3,7 @@
  * calmodel: does calibrating with a spatial model of a resolved gain calibrator change the
  * science images and catalogues? (VLASS Memo 19). The workflow is in workflows/calmodel.nf;
  * this file checks the parameters and the samplesheet against their schemas before any
- * task starts, then runs it.
+ * task starts, then runs the workflow.
  */
 include { CALMODEL } from './workflows/calmodel'
 include { readJson; schemaParameters; validateParameters; readSamplesheet; paramsHelp } from './subworkflows/local/schema_validation'

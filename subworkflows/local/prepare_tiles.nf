@@ -24,7 +24,7 @@ workflow PREPARE_TILES {
             build_model: row.build_model ?: defaults.build_model,
         ]
         // Paths travel beside the meta; [] where a row gives none. A missing file fails
-        // only its tile (calmodel exits 2), so --on_tile_error ignore can drop it.
+        // only its tile (calmodel exits 2), which --on_tile_error ignore then drops.
         [meta, row.ms ? resolve(row.ms) : [], row.config ? resolve(row.config) : [], row.model ? resolve(row.model) : []]
     }
     def simulated = tiles.filter { meta, ms, config, model -> meta.preset }
