@@ -100,7 +100,14 @@ def validateParameters(schema, params) {
 def readSamplesheet(sheet, schema) {
     def item = schema.items
     def props = item.properties
-    def rows = sheet.splitCsv(header: true, strip: true, quote: '"')
+    def rows = []
+    try {
+        rows = sheet.splitCsv(header: true, strip: true, quote: '"')
+    }
+    catch (IllegalStateException err) {
+        // e.g. a quoted value spanning lines: Nextflow's CSV reader takes one line per row
+        error("calmodel: invalid samplesheet: ${sheet} cannot be read as CSV (${err.message.readLines()[0]}); one row per line, no line breaks inside values")
+    }
     def errors = []
     if (rows.size() < (schema.minItems ?: 0)) {
         errors << "${sheet}: no rows (a header and at least one tile are needed)"
