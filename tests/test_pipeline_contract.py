@@ -227,7 +227,7 @@ def test_every_hostile_value_is_named_in_one_run(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ("tile,preset,colour\nt1,point,blue\n", "unknown column(s) colour"),
-    ("tile,preset\nt1,nonsense\n", "column preset, value 'nonsense': preset: one of point"),
+    ("tile,preset\nt1,nonsense\n", "column preset, value 'nonsense': must be one of point, vlass-like"),
     ("tile,preset\n", "no rows"),
     ("tile,preset,ms\nt1,point,x.ms\n", "give exactly one of the columns ms, preset"),
     ("tile\nt1\n", "give exactly one of the columns ms, preset"),
