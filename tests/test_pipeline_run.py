@@ -44,6 +44,16 @@ def test_demo_verdicts_reproduce_the_memo_and_its_limit(demo):
     assert report["overall"]["verdict"] == "significant-change"
 
 
+def test_report_reads_a_manifest_of_both_arms(demo):
+    manifests = list((demo / "work").glob("*/*/manifest.csv"))
+    assert len(manifests) == 1
+    with manifests[0].open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert all((manifests[0].parent / row["path"]).is_file() for row in rows)
+    arms = {(r["tile"], r["stage"], r["arm"]) for r in rows if r["stage"] in ("image", "catalog")}
+    assert len(arms) == 8  # 2 tiles x image, catalog x model, nomodel
+
+
 def test_resume_reuses_every_task(demo):
     run(["nextflow", "run", str(REPO), "-profile", "test", "--outdir", "results", "-resume"], cwd=demo, timeout=600)
     with newest_trace(demo / "results").open() as handle:

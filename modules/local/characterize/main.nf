@@ -1,0 +1,32 @@
+// The decision (model-needed | uvrange | insufficient-coverage | point) and the gain
+// calibrator it concerns leave the task as values, so the workflow never reads JSON.
+process CHARACTERIZE {
+    tag "${meta.id}"
+    label 'process_single'
+
+    input:
+    tuple val(meta), path(ms)
+
+    output:
+    tuple val(meta), env(DECISION), env(CALIBRATOR), emit: decision
+    tuple val(meta), path('characterize'),            emit: record
+
+    script:
+    def args = task.ext.args ?: ''
+    def field = meta.gain_field ? "--field ${Shell.quote(meta.gain_field)}" : ''
+    def bandpass = meta.flux_field ? "--bandpass-field ${Shell.quote(meta.flux_field)}" : ''
+    """
+    export OMP_NUM_THREADS=${task.cpus}
+    calmodel characterize --ms ${Shell.quote(ms)} ${field} ${bandpass} --out characterize ${args}
+    DECISION=\$(record_value characterize/characterize.json decision)
+    CALIBRATOR=\$(record_value characterize/characterize.json calibrator)
+    """
+
+    stub:
+    """
+    mkdir -p characterize
+    echo '{}' > characterize/characterize.json
+    DECISION=model-needed
+    CALIBRATOR=${Shell.quote(meta.gain_field ?: 'GCAL')}
+    """
+}

@@ -1,0 +1,27 @@
+// One arm x target field x mode (meta.arm, meta.field, meta.mode). tclean's gridding
+// uses OpenMP threads, hence task.cpus.
+process IMAGE {
+    tag "${meta.id}:${meta.arm}:${meta.field}:${meta.mode}"
+    label 'process_medium'
+
+    input:
+    tuple val(meta), path(ms)
+
+    output:
+    tuple val(meta), path("image_${meta.arm}_${meta.field}_${meta.mode}"), emit: images
+
+    script:
+    def args = task.ext.args ?: ''
+    """
+    export OMP_NUM_THREADS=${task.cpus}
+    calmodel image --ms ${Shell.quote(ms)} --field ${Shell.quote(meta.field)} --mode ${Shell.quote(meta.mode)} --out ${Shell.quote("image_${meta.arm}_${meta.field}_${meta.mode}")} ${args}
+    """
+
+    stub:
+    def out = "image_${meta.arm}_${meta.field}_${meta.mode}"
+    """
+    mkdir -p ${Shell.quote(out)}
+    touch ${Shell.quote("${out}/${meta.field}_${meta.mode}.image.tt0.fits")}
+    echo '{}' > ${Shell.quote("${out}/image.json")}
+    """
+}

@@ -1,0 +1,65 @@
+/*
+ * The report over all tiles. `records` are identity maps (tile, stage, and field, mode, arm
+ * where they apply) in the same order as `record_dirs`; each folder is staged under its own
+ * records/rNNNNN/ so that equal folder names of different tiles never collide. The script
+ * writes manifest.csv (tile,field,mode,arm,stage,path; path relative to the manifest) from
+ * the identities, never from folder names.
+ */
+def manifestRows(records, record_dirs) {
+    def recordFile = [simulate: 'tile.json', characterize: 'characterize.json', calibrate: 'calibrate.json',
+                      build_model: 'build_model.json', image: 'image.json', catalog: 'catalog.json', compare: 'compare.json']
+    def dirs = [record_dirs].flatten()
+    return records.withIndex().collect { record, i ->
+        def path = "${dirs[i]}/${recordFile[record.stage]}"  // as staged: records/rNNNNN/<folder>
+        [record.tile, record.field ?: '', record.mode ?: '', record.arm ?: '', record.stage, path].join(',')
+    }
+}
+
+process REPORT {
+    label 'process_single'
+
+    input:
+    val records
+    path record_dirs, stageAs: 'records/r?????/*'
+
+    output:
+    path 'report',       emit: dir
+    path 'manifest.csv', emit: manifest
+
+    script:
+    def args = task.ext.args ?: ''
+    def rows = manifestRows(records, record_dirs)
+    """
+    cat > manifest.csv <<'MANIFEST'
+    tile,field,mode,arm,stage,path
+    ${rows.join('\n    ')}
+    MANIFEST
+    if calmodel report --help | grep -q -- '--manifest'; then
+        calmodel report --manifest manifest.csv --out report ${args}
+    else
+        # A calmodel without --manifest reads a record's identity from a meta.json beside it:
+        # one folder per manifest row, linking the record's folder and holding that meta.json.
+        n=0
+        tail -n +2 manifest.csv | while IFS=, read -r tile field mode arm stage path; do
+            n=\$((n + 1))
+            mkdir -p "legacy/\$n"
+            ln -s "\$PWD/\$(dirname "\$path")"/* "legacy/\$n/"
+            printf '{"tile": "%s", "field": "%s", "mode": "%s", "arm": "%s"}\\n' "\$tile" "\$field" "\$mode" "\$arm" > "legacy/\$n/meta.json"
+        done
+        calmodel report --out report legacy ${args}
+    fi
+    """
+
+    stub:
+    def rows = manifestRows(records, record_dirs)
+    """
+    cat > manifest.csv <<'MANIFEST'
+    tile,field,mode,arm,stage,path
+    ${rows.join('\n    ')}
+    MANIFEST
+    mkdir -p report
+    echo '<html></html>' > report/report.html
+    echo '{}' > report/report.json
+    touch report/tables.md
+    """
+}

@@ -1,0 +1,47 @@
+/*
+ * Each calibrated arm -> image (target field x mode) -> catalog; then the two arms of the
+ * same tile, field and mode are paired and compared (with the truth of a simulated tile).
+ */
+include { IMAGE }                           from '../../modules/local/image/main'
+include { CATALOG }                         from '../../modules/local/catalog/main'
+include { COMPARE }                         from '../../modules/local/compare/main'
+include { readJson; checkFieldName }        from './schema_validation'
+
+workflow IMAGE_AND_COMPARE {
+    take:
+    calibrated  // channel: [meta + arm, calibrated.ms, target fields 'A;B']
+    truth       // channel: [meta, sky.csv of a simulated tile, or []]
+
+    main:
+    def inputSchema = readJson("${projectDir}/assets/schema_input.json")
+    def to_image = calibrated.flatMap { meta, ms, targets ->
+        targets.tokenize(';').collectMany { field ->
+            checkFieldName(inputSchema, meta.id, 'target field', field)
+            meta.modes.collect { mode -> [meta + [field: field, mode: mode], ms] }
+        }
+    }
+    IMAGE(to_image)
+    CATALOG(IMAGE.out.images)
+
+    // Pairing: the key of a catalogue is its meta without the arm (tile, field, mode and the
+    // tile's settings), the same for both arms. Tiles without a model arm find no partner.
+    def withoutArm = { meta -> meta.findAll { key, value -> key != 'arm' } }
+    def byArm = CATALOG.out.catalog.branch { meta, dir ->
+        model: meta.arm == 'model'
+        nomodel: meta.arm == 'nomodel'
+    }
+    def pairs = byArm.model.map { meta, dir -> [withoutArm(meta), dir] }
+        .join(byArm.nomodel.map { meta, dir -> [withoutArm(meta), dir] })  // [meta, model catalogue, nomodel catalogue]
+    // The truth belongs to the tile: attach it by tile id.
+    def to_compare = pairs
+        .map { meta, model_dir, nomodel_dir -> [meta.id, meta, model_dir, nomodel_dir] }
+        .combine(truth.map { meta, sky -> [meta.id, sky] }, by: 0)
+        .map { id, meta, model_dir, nomodel_dir, sky -> [meta, model_dir, nomodel_dir, sky] }
+    COMPARE(to_compare)
+
+    def identity = { meta, stage -> [tile: meta.id, field: meta.field, mode: meta.mode, arm: meta.arm, stage: stage] }
+    emit:
+    records = IMAGE.out.images.map { meta, dir -> [identity(meta, 'image'), dir] }
+        .mix(CATALOG.out.catalog.map { meta, dir -> [identity(meta, 'catalog'), dir] })
+        .mix(COMPARE.out.record.map { meta, dir -> [identity(meta, 'compare'), dir] })
+}
