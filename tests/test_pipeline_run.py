@@ -35,13 +35,23 @@ def test_demo_publishes_env_and_report(demo):
         assert list((results / tile / "compare").glob("*/compare.json"))
 
 
-def test_demo_verdicts_reproduce_the_memo_and_its_limit(demo):
-    """vlass-like: the model changes nothing significant (the memo's conclusion);
-    coequal-double: it does (the case the memo excludes)."""
+def test_demo_verdicts_by_scope(demo):
+    """coequal-double is outside the memo's scope (no dominant core) and the model changes
+    its science (a co-equal double calibrated as a point source cannot be right); vlass-like
+    is inside it and gets a judged verdict. The headline never pools the two scopes, and
+    both arms' image noise reaches the report for every field and mode."""
     report = json.loads((demo / "results" / "report" / "report.json").read_text())
-    assert report["tiles"]["demo_vlass_like"]["verdict"] == "no-significant-change", report["tiles"]["demo_vlass_like"]
-    assert report["tiles"]["demo_coequal_double"]["verdict"] == "significant-change", report["tiles"]["demo_coequal_double"]
-    assert report["overall"]["verdict"] == "significant-change"
+    vlass, double = report["tiles"]["demo_vlass_like"], report["tiles"]["demo_coequal_double"]
+    assert vlass["scope"]["scope"] == "in-scope" and double["scope"]["scope"] == "out-of-scope"
+    assert double["verdict"] == "significant-change", double
+    assert vlass["verdict"] in {"no-detectable-change", "detected-within-tolerance", "significant-change"}, vlass
+    assert report["overall"]["out-of-scope"]["verdict"] == "significant-change"
+    assert report["overall"]["in-scope"]["verdict"] == vlass["verdict"]
+    page = (demo / "results" / "report" / "report.html").read_text()
+    assert "In scope" in page and "Out of scope" in page
+    images = {(tile, i["field"], i["mode"], i["arm"]) for tile, t in report["tiles"].items()
+              for i in t["images"] if i.get("rms_jy")}
+    assert len(images) == 8, images  # 2 tiles x 1 field x 2 modes x 2 arms
 
 
 def test_report_reads_a_manifest_of_both_arms(demo):
