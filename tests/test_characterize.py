@@ -60,8 +60,8 @@ def _deviating(cal: dict) -> list[list[float]]:
 
 @pytest.fixture(scope="session")
 def n5921_ms(tmp_path_factory) -> Path:
-    """NGC5921.fits imported once per session (calmodel.msio.open_input), checked."""
-    from calmodel import msio
+    """NGC5921.fits imported once per session (calmodel.core.ms.open_input), checked."""
+    from calmodel.core import ms as msio
 
     fits = _demo("NGC5921.fits")
     before = _fingerprint(fits)
@@ -80,7 +80,7 @@ def n5921_with_intents(n5921_ms, tmp_path_factory) -> Path:
     """A copy of the NGC5921 MS with VLA-style scan intents written into its STATE table."""
     import casatools
 
-    from calmodel import msio
+    from calmodel.core import ms as msio
 
     ms = msio.copy_ms(n5921_ms, tmp_path_factory.mktemp("intents") / "n5921_intents.ms")
     modes = {0: "CALIBRATE_FLUX#UNSPECIFIED,CALIBRATE_BANDPASS#UNSPECIFIED",
@@ -213,7 +213,7 @@ def test_bad_input_is_one_line(tmp_path, kind):
 def test_noise_guard_keeps_faint_calibrator_point():
     """Decision rule on its own: a 5% dip in noisy bins (sigma ~3%) is not a deviation;
     the same dip with 100x the visibilities is (and lands inside the band)."""
-    from calmodel.characterize import bin_edges, binned_curve, decide
+    from calmodel.characterize.curve import bin_edges, binned_curve, decide
 
     rng = np.random.default_rng(1)
     band = (35.0, 90.0)

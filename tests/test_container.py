@@ -40,4 +40,4 @@ def test_container_installs_the_pinned_requirements():
     # Same CPython minor as the venv (CASA wheels are per-version).
     assert "python:3.11" in recipe and "python3.11 -m venv" in recipe
     # Offline CASA site config written in the image, at a path casaconfig reads.
-    assert "CALMODEL_SITE_DIR=/opt/casa" in recipe and "python -m calmodel.casa" in recipe
+    assert "CALMODEL_SITE_DIR=/opt/casa" in recipe and "python -m calmodel.core.casa" in recipe

@@ -45,14 +45,15 @@ import html
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any, Iterable
 
 from calmodel import CalmodelError, __version__
-from calmodel.records import stage_record, write_json
+from calmodel.core.constants import ARMS, MODES
+from calmodel.core.io import write_json, write_text as _write_text
+from calmodel.core.records import stage_record
 
 RECORD_FILES = {
     "compare.json": "compare",
@@ -65,10 +66,8 @@ RECORD_FILES = {
 }
 STAGE_DIRS = {"compare", "catalog", "catalogue", "catalogs", "image", "images", "imaging",
               "characterize", "build_model", "build-model", "calibrate", "simulate", "tile"}
-MODES = ("ql", "se")
 MODE_NAMES = {"ql": "QL (Quick Look)", "se": "SE (Single Epoch)"}
 MODE_TABLES = {"ql": "memo Table 2", "se": "memo Table 3"}
-ARMS = ("model", "nomodel")
 META_KEYS = ("tile", "field", "mode", "arm")
 FIGURE_STAGES = ("characterize", "build_model", "compare")
 FIGURE_CAPTIONS = {
@@ -180,20 +179,6 @@ def _num(x) -> float | None:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
     return float(x) if math.isfinite(x) else None
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write ``text`` through a temporary sibling and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _read_json(path: Path) -> dict:
