@@ -179,12 +179,15 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
         phase_solint=settings.short_solint, solve_delay=True, normalise=True, minsnr=settings.minsnr))
     step("delay_bandpass")
 
-    run_task("gaincal", "short phases", caltable=table("phase_short.G"),
-             field=both, calmode="p", solint=settings.short_solint,
-             uvrange=settings.uvrange, gaintable=prior, **common)
-    run_task("gaincal", "long amplitudes", caltable=table("amp_long.G"),
-             field=both, calmode="ap", solint=settings.long_solint,
-             uvrange=settings.uvrange, gaintable=prior + [table("phase_short.G")], **common)
+    def phases_then_amplitudes(what: str, phases: str, amplitudes: str) -> None:
+        """Short-solint phases on both calibrators, then long-solint amplitudes on top."""
+        run_task("gaincal", f"{what} short phases", caltable=table(phases), field=both, calmode="p",
+                 solint=settings.short_solint, uvrange=settings.uvrange, gaintable=prior, **common)
+        run_task("gaincal", f"{what} long amplitudes", caltable=table(amplitudes), field=both, calmode="ap",
+                 solint=settings.long_solint, uvrange=settings.uvrange,
+                 gaintable=prior + [table(phases)], **common)
+
+    phases_then_amplitudes("first", "phase_short.G", "amp_long.G")
     result = run_task("fluxscale", f"'{gain}' against '{flux}'", vis=str(vis), caltable=table("amp_long.G"),
                       fluxtable=table("fluxscale.G"), reference=flux, transfer=gain, fitorder=1)
     fluxscale = _fluxscale_summary(result, vis, gain, ref_hz)
@@ -197,12 +200,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     else:
         final_model = solve_model
     write_model_column(vis, gain, final_model)
-    run_task("gaincal", "final short phases", caltable=table("final_phase_short.G"),
-             field=both, calmode="p", solint=settings.short_solint,
-             uvrange=settings.uvrange, gaintable=prior, **common)
-    run_task("gaincal", "final amplitudes", caltable=table("final_amp.G"),
-             field=both, calmode="ap", solint=settings.long_solint,
-             uvrange=settings.uvrange, gaintable=prior + [table("final_phase_short.G")], **common)
+    phases_then_amplitudes("final", "final_phase_short.G", "final_amp.G")
     run_task("gaincal", "final scan phases", caltable=table("final_phase_scan.G"),
              field=both, calmode="p", solint=settings.long_solint,
              uvrange=settings.uvrange, gaintable=prior + [table("final_amp.G")], **common)
