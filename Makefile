@@ -23,8 +23,8 @@ $(VENV)/.deps-stamp: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-$(VENV)/.casa-stamp: $(VENV)/.deps-stamp src/calmodel/casa.py
-	$(BIN)/python -m calmodel.casa
+$(VENV)/.casa-stamp: $(VENV)/.deps-stamp src/calmodel/core/casa.py
+	$(BIN)/python -m calmodel.core.casa
 	touch $@
 
 $(VENV)/.nextflow-stamp: scripts/setup-nextflow.sh scripts/nextflow-runtime.pom.xml | $(BIN)/python

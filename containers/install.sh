@@ -16,7 +16,7 @@ PREFIX=/opt/calmodel
 VENV=$PREFIX/venv
 CASA_SITE_DIR=/opt/casa
 # The module that writes CASA's offline site config (python -m <module>): one line to re-point.
-CASA_SITE_MODULE=calmodel.casa
+CASA_SITE_MODULE=calmodel.core.casa
 
 export DEBIAN_FRONTEND=noninteractive
 [ -n "${PIP_CERT:-}" ] || unset PIP_CERT

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calmodel.casa import casa_tools
-from calmodel.sky import Component, visibilities
+from calmodel.core.casa import casa_tools
+from calmodel.core.sky import Component, visibilities
 
 
 def truth_calibrator(tile: Path) -> list[Component]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calmodel.modelio import read_components
-from calmodel.sky import Component
+from calmodel.core.components import read_components
+from calmodel.core.sky import Component
 
 
 @dataclass

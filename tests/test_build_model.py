@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from calibration_checks import truth_calibrator
-from calmodel.build_model import BuildModelSettings, build_model
-from calmodel.modelio import read_components
-from calmodel.simulate import simulate
+from calmodel.build_model.settings import BuildModelSettings
+from calmodel.build_model.stage import build_model
+from calmodel.core.components import read_components
+from calmodel.simulate.stage import simulate
 from conftest import VENV_BIN, run
 from model_checks import match_model_to_truth
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from calibration_checks import field_rows, model_visibilities, residual_gains, truth_calibrator
-from calmodel.calibrate import CalibrateSettings, calibrate
-from calmodel.casa import casadata_path
-from calmodel.simulate import simulate
-from calmodel.sky import Component
+from calmodel.calibrate.settings import CalibrateSettings
+from calmodel.calibrate.stage import calibrate
+from calmodel.core.casa import casadata_path
+from calmodel.simulate.stage import simulate
+from calmodel.core.sky import Component
 from conftest import VENV_BIN, run
 
 GAIN = "J1407+2827"

@@ -18,7 +18,7 @@ from conftest import VENV_BIN, run
 from synthetic_images import (Geometry, correlated_noise, make_sky, write_alpha_images, write_fits,
                               write_image)
 
-from calmodel.catalog import header_frequency, rms_box_for
+from calmodel.catalog.stage import header_frequency, rms_box_for
 
 NOISE = 1e-4
 BEAM_ARCSEC = 2.5

@@ -60,8 +60,8 @@ def _deviating(cal: dict) -> list[list[float]]:
 
 @pytest.fixture(scope="session")
 def n5921_ms(tmp_path_factory) -> Path:
-    """NGC5921.fits imported once per session (calmodel.msio.open_input), checked."""
-    from calmodel import msio
+    """NGC5921.fits imported once per session (calmodel.core.ms.open_input), checked."""
+    from calmodel.core import ms as msio
 
     fits = _demo("NGC5921.fits")
     before = _fingerprint(fits)
@@ -75,17 +75,13 @@ def n5921_ms(tmp_path_factory) -> Path:
     return ms
 
 
-@pytest.fixture(scope="session")
-def n5921_with_intents(n5921_ms, tmp_path_factory) -> Path:
-    """A copy of the NGC5921 MS with VLA-style scan intents written into its STATE table."""
+def _with_intents(source: Path, target: Path, modes: dict[int, str]) -> Path:
+    """A copy of ``source`` with scan intents (field i observed with ``modes[i]``)."""
     import casatools
 
-    from calmodel import msio
+    from calmodel.core import ms as msio
 
-    ms = msio.copy_ms(n5921_ms, tmp_path_factory.mktemp("intents") / "n5921_intents.ms")
-    modes = {0: "CALIBRATE_FLUX#UNSPECIFIED,CALIBRATE_BANDPASS#UNSPECIFIED",
-             1: "CALIBRATE_PHASE#UNSPECIFIED,CALIBRATE_AMPLI#UNSPECIFIED",
-             2: "OBSERVE_TARGET#UNSPECIFIED"}
+    ms = msio.copy_ms(source, target)
     tb = casatools.table()
     tb.open(str(ms / "STATE"), nomodify=False)
     tb.addrows(len(modes))
@@ -94,6 +90,18 @@ def n5921_with_intents(n5921_ms, tmp_path_factory) -> Path:
     tb.open(str(ms), nomodify=False)
     tb.putcol("STATE_ID", tb.getcol("FIELD_ID"))  # state i <-> field i
     tb.close()
+    return ms
+
+
+@pytest.fixture(scope="session")
+def n5921_with_intents(n5921_ms, tmp_path_factory) -> Path:
+    """A copy of the NGC5921 MS with VLA-style scan intents written into its STATE table."""
+    from calmodel.core import ms as msio
+
+    ms = _with_intents(n5921_ms, tmp_path_factory.mktemp("intents") / "n5921_intents.ms", {
+        0: "CALIBRATE_FLUX#UNSPECIFIED,CALIBRATE_BANDPASS#UNSPECIFIED",
+        1: "CALIBRATE_PHASE#UNSPECIFIED,CALIBRATE_AMPLI#UNSPECIFIED",
+        2: "OBSERVE_TARGET#UNSPECIFIED"})
     assert msio.fields_by_intent(ms) == {
         "CALIBRATE_FLUX": [FLUXCAL], "CALIBRATE_BANDPASS": [FLUXCAL],
         "CALIBRATE_PHASE": [GAINCAL], "CALIBRATE_AMPLI": [GAINCAL],
@@ -213,7 +221,7 @@ def test_bad_input_is_one_line(tmp_path, kind):
 def test_noise_guard_keeps_faint_calibrator_point():
     """Decision rule on its own: a 5% dip in noisy bins (sigma ~3%) is not a deviation;
     the same dip with 100x the visibilities is (and lands inside the band)."""
-    from calmodel.characterize import bin_edges, binned_curve, decide
+    from calmodel.characterize.curve import bin_edges, binned_curve, decide
 
     rng = np.random.default_rng(1)
     band = (35.0, 90.0)
@@ -223,3 +231,26 @@ def test_noise_guard_keeps_faint_calibrator_point():
         curve = binned_curve(uvd, amp, bin_edges(uvd, band, 11), band, 0.03, 3.0, 20)
         frac = float(np.mean((uvd >= 35) & (uvd < 90)))
         assert decide(curve, band, frac, 2, 0.05)[0] == expected
+
+
+def test_bandpass_only_flux_calibrator_has_one_role_everywhere(n5921_ms, tmp_path):
+    """A flux calibrator observed with CALIBRATE_BANDPASS only (and no --flux-field): the one
+    rule of core.roles gives characterize, build-model and calibrate the same fields (calibrate
+    used to stop with 'no field with intent CALIBRATE_FLUX')."""
+    from calmodel.calibrate.settings import CalibrateSettings
+    from calmodel.calibrate.stage import resolve_fields
+    from calmodel.characterize.stage import select_fields
+    from calmodel.core.roles import field_roles
+
+    ms = _with_intents(n5921_ms, tmp_path / "bandpass_only.ms", {
+        0: "CALIBRATE_BANDPASS#UNSPECIFIED",
+        1: "CALIBRATE_PHASE#UNSPECIFIED",
+        2: "OBSERVE_TARGET#UNSPECIFIED"})
+    roles = field_roles(ms)
+    assert (roles.flux_calibrator, roles.bandpass_calibrator) == (FLUXCAL, FLUXCAL)
+    assert roles.gain_calibrators == [GAINCAL] and roles.targets == ["N5921_2"]
+    assert "CALIBRATE_FLUX or CALIBRATE_BANDPASS" in roles.reasons["flux_calibrator"]
+    assert select_fields(ms, None, None) == ([GAINCAL], FLUXCAL)  # characterize
+    assert field_roles(ms).bandpass_calibrator == FLUXCAL  # build-model's starting calibration
+    assert resolve_fields(ms, CalibrateSettings()) == (FLUXCAL, GAINCAL, ["N5921_2"])
+

@@ -15,8 +15,8 @@ from astropy.table import Table
 from conftest import VENV_BIN, run
 from synthetic_images import make_sky, write_alpha_images, write_image, write_truth_csv
 
-from calmodel.catalog import make_catalog
-from calmodel.compare import compare, gaussian_core_fit, match_one_to_one, _coords
+from calmodel.catalog.stage import make_catalog
+from calmodel.compare.stage import compare, gaussian_core_fit, match_one_to_one, _coords
 
 NOISE = 1e-4
 SCALE = 1.02

@@ -123,7 +123,7 @@ def _check_sources(tile: dict, mode: str, n: int = 5, tolerance: float = 0.05) -
 # --- pure helpers --------------------------------------------------------------------------
 
 def test_nice_imsize_and_cell_rounding():
-    from calmodel.imaging import nice_imsize, round_cell
+    from calmodel.imaging.geometry import nice_imsize, round_cell
 
     assert [nice_imsize(n) for n in (10, 247, 270, 271, 311, 1000)] == [10, 270, 270, 320, 320, 1080]
     for n in (17, 100, 999, 4097):
@@ -245,7 +245,7 @@ def test_fully_flagged_field_is_an_error(tile):
     flagged = tile["root"] / "flagged.ms"
     shutil.copytree(tile["ms"], flagged)
     run([str(VENV_BIN / "python"), "-c",
-         "from calmodel.casa import casa_log_to, casa_tools; import sys; "
+         "from calmodel.core.casa import casa_log_to, casa_tools; import sys; "
          "casa_log_to(sys.argv[2]); "
          "casa_tools().tasks.flagdata(vis=sys.argv[1], field='T02', mode='manual', flagbackup=False)",
          str(flagged), str(tile["root"] / "flag.log")])

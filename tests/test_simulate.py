@@ -10,10 +10,10 @@ import shutil
 import numpy as np
 import pytest
 
-from calmodel.casa import casa_tools
-from calmodel.corruptions import Gains
-from calmodel.sky import Component, visibilities
-from calmodel.simulate import simulate
+from calmodel.core.casa import casa_tools
+from calmodel.simulate.corruptions import Gains
+from calmodel.core.sky import Component, visibilities
+from calmodel.simulate.stage import simulate
 from conftest import VENV_BIN, run
 
 SMALL = """

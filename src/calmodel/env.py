@@ -7,10 +7,12 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from calmodel import __version__
+import click
+
+from calmodel import CalmodelError, __version__
 
 NEXTFLOW_VERSION_RE = re.compile(r"version\s+(\d+\.\d+\.\d+\S*)")
 
@@ -55,8 +57,7 @@ def collect(check_nextflow: bool = True) -> EnvReport:
         except Exception as err:  # noqa: BLE001 - any import failure means "missing"
             report.missing.append(f"{name} ({type(err).__name__}: {err})")
     if "casatools" in report.versions:
-        from calmodel.casa import casa_tools
-        from calmodel import CalmodelError
+        from calmodel.core.casa import casa_tools
 
         try:
             report.measures_path = casa_tools().tools.ctsys.measurespath()
@@ -68,3 +69,22 @@ def collect(check_nextflow: bool = True) -> EnvReport:
         except (OSError, RuntimeError, subprocess.TimeoutExpired) as err:
             report.missing.append(f"nextflow ({err})")
     return report
+
+
+@click.command("env")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as JSON to this file.")
+@click.option("--no-nextflow", is_flag=True,
+              help="Do not require Nextflow (inside a pipeline task or container).")
+def command(json_path: Path | None, no_nextflow: bool) -> None:
+    """Versions of calmodel, CASA, PyBDSF, astropy, numpy, Nextflow and the measures path."""
+    from calmodel.core.io import write_json
+
+    report = collect(check_nextflow=not no_nextflow)
+    for name, version in report.versions.items():
+        click.echo(f"{name:10s} {version}")
+    click.echo(f"{'measures':10s} {report.measures_path or '-'}")
+    if json_path is not None:
+        write_json(json_path, {"calmodel_version": __version__, **asdict(report)})
+    if report.missing:
+        raise CalmodelError("missing: " + "; ".join(report.missing))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from calmodel import CalmodelError
-from calmodel.records import stage_record, write_json
+from calmodel.core.io import write_json, write_text
+from calmodel.core.records import stage_record
 from calmodel.report.assemble import build
 from calmodel.report.criterion import VERDICTS, Criterion
 from calmodel.report.figures import figures_for
@@ -15,7 +16,6 @@ from calmodel.report.manifest import read_manifest
 from calmodel.report.records import Record, records_from_inputs, records_from_manifest
 from calmodel.report.render import render_html, render_markdown
 from calmodel.report.tables import tables
-from calmodel.report.values import write_text_atomically
 
 DEFAULT_TITLE = "calmodel report: does a calibrator model change the science?"
 
@@ -64,9 +64,9 @@ def report(inputs: list[Path], out: Path, criterion: Criterion = Criterion(),
     figures = figures_for(records)
     headlines = content["headlines"]
     out.mkdir(parents=True, exist_ok=True)
-    markdown = write_text_atomically(out / "tables.md", render_markdown(
+    markdown = write_text(out / "tables.md", render_markdown(
         headlines, content["criterion"]["text"], table_list, title))
-    page = write_text_atomically(out / "report.html", render_html(
+    page = write_text(out / "report.html", render_html(
         headlines, content["criterion"]["text"], content["warnings"], table_list, figures,
         provenance, len(content["tiles"]), title, VERDICTS))
     parameters = {"inputs": [str(p) for p in inputs], "manifest": str(manifest) if manifest else None,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +37,3 @@ def read_json_object(path: Path) -> dict:
     if not isinstance(data, dict):
         raise CalmodelError(f"{path}: expected a JSON object")
     return data
-
-
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` through a temporary sibling and a rename, so that no reader ever sees
-    half a page."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

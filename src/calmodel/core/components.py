@@ -1,4 +1,5 @@
-"""Calibrator models as CASA component lists: read, rescale, write into MODEL_DATA.
+"""Calibrator models as CASA component lists: read, write, rescale, make from model
+images, and write into MODEL_DATA.
 
 Both calibration arms use this: the "nomodel" arm's model is a 1 Jy point source at
 the field centre (what the standard pipeline assumes), the "model" arm's is the
@@ -14,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_tools
-from calmodel.sky import Component
+from calmodel.core.casa import casa_tools, run_task
+from calmodel.core.images import read_plane
+from calmodel.core.sky import Component
 
 
 @dataclass(frozen=True)
@@ -107,5 +109,31 @@ def write_model_column(vis: Path, field: str, component_list: Path) -> None:
 
     Call again after anything that may have overwritten it (setjy on that field).
     """
-    casa_tools().tasks.ft(vis=str(vis), field=field, complist=str(component_list),
-                          incremental=False, usescratch=True)
+    run_task("ft", f"model of '{field}' into {vis}", vis=str(vis), field=field,
+             complist=str(component_list), incremental=False, usescratch=True)
+
+
+def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float = 1e-3,
+                             normalise: bool = False, reffreq_hz: float | None = None) -> Path:
+    """One point component per model pixel above ``threshold`` x the peak (drops negatives),
+    with spectral index tt1/tt0 (clipped to [-3, 3]); optionally scaled to 1 Jy in total."""
+    ia = casa_tools().tools.image()
+    if not Path(tt0).is_dir():
+        raise CalmodelError(f"model image not found: {tt0}")
+    ia.open(str(tt0))
+    model0 = ia.getchunk()[:, :, 0, 0]
+    csys = ia.coordsys()
+    ref = reffreq_hz or float(csys.referencevalue(format="n")["numeric"][3])
+    ia.close()
+    model1 = read_plane(str(tt1)) if Path(tt1).is_dir() else np.zeros_like(model0)
+    keep = model0 > threshold * model0.max()
+    if not keep.any():
+        raise CalmodelError(f"model image {tt0} has no positive pixels")
+    scale = 1.0 / model0[keep].sum() if normalise else 1.0
+    components = []
+    for x, y in zip(*np.nonzero(keep)):
+        ra, dec = np.degrees(csys.toworld([float(x), float(y), 0, 0], "n")["numeric"][:2])
+        components.append(Component(float(ra) % 360.0, float(dec), float(model0[x, y] * scale),
+                                    float(np.clip(model1[x, y] / model0[x, y], -3, 3)), ref_freq_hz=ref))
+    csys.done()
+    return write_component_list(out, components)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_tools, casadata_path
+from calmodel.core.casa import casadata_path, run_task
 
 STANDARD = "Perley-Butler 2017"
 KNOWN_FLUX_CALIBRATORS = {
@@ -53,10 +53,9 @@ def setjy_standard(vis: Path, field: str, freq_ghz: float, spw: str = "") -> dic
         raise CalmodelError(f"field '{field}' in {vis} is not a Perley-Butler 2017 flux calibrator "
                             f"({', '.join(KNOWN_FLUX_CALIBRATORS)})")
     image = model_image(source, freq_ghz)
-    casa = casa_tools()
-    result = casa.tasks.setjy(vis=str(vis), field=field, spw=spw, standard=STANDARD,
-                              model=str(image) if image else "", usescratch=True,
-                              scalebychan=True)
+    result = run_task("setjy", f"flux standard of '{field}' in {vis}", vis=str(vis), field=field, spw=spw,
+                      standard=STANDARD, model=str(image) if image else "", usescratch=True,
+                      scalebychan=True)
     if not result:
         raise CalmodelError(f"setjy failed for field '{field}' in {vis}; see the CASA log")
     return {"standard": STANDARD, "source": source, "model_image": image.name if image else None}

@@ -2,8 +2,8 @@
 
 The measurement set is laid out with the CASA simulator (VLA antennas, spectral
 windows, fields, scans with intents); the visibilities are then computed
-exactly in numpy (see :mod:`calmodel.sky`), corrupted with known gains,
-bandpasses and thermal noise (:mod:`calmodel.corruptions`), and written in
+exactly in numpy (see :mod:`calmodel.core.sky`), corrupted with known gains,
+bandpasses and thermal noise (:mod:`calmodel.simulate.corruptions`), and written in
 row chunks so a large tile never sits in memory. The flux calibrator's
 visibilities are the Perley-Butler 2017 model that `setjy` writes, so that a
 calibration with the standard recovers the injected flux scale.
@@ -20,14 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_log_to, casa_tools, casadata_path
-from calmodel.corruptions import Gains, expected_image_rms, make_gains, noise_sigma
-from calmodel.fluxcal import setjy_standard
-from calmodel.modelio import write_component_list
-from calmodel.records import atomic_dir, stage_record, write_json
-from calmodel.simulate_config import (ObservationSettings, corruption_settings, load_settings,
+from calmodel.core.casa import casa_log_to, casa_tools, casadata_path
+from calmodel.core.components import write_component_list
+from calmodel.core.fluxcal import setjy_standard
+from calmodel.core.io import atomic_dir, atomic_file, write_json
+from calmodel.core.records import stage_record
+from calmodel.core.sky import Component, offset_position, visibilities
+from calmodel.simulate.config import (ObservationSettings, corruption_settings, load_settings,
                                       observation_settings)
-from calmodel.sky import Component, offset_position, visibilities
+from calmodel.simulate.corruptions import Gains, expected_image_rms, make_gains, noise_sigma
 
 INTENTS = {
     "flux": "CALIBRATE_FLUX#UNSPECIFIED,CALIBRATE_BANDPASS#UNSPECIFIED",
@@ -308,13 +309,11 @@ def write_truth(truth: Path, calibrator: list[Component], sky: list[Component], 
     truth.mkdir(parents=True, exist_ok=True)
     columns = ["field", "ra_deg", "dec_deg", "flux_jy", "alpha", "maj_arcsec", "min_arcsec", "pa_deg",
                "ref_freq_hz"]
-    tmp = truth / ".sky.csv.tmp"
-    with tmp.open("w", newline="") as handle:
+    with atomic_file(truth / "sky.csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for comp in sky:
             writer.writerow({k: comp.as_row()[k] for k in columns})
-    tmp.replace(truth / "sky.csv")
     write_json(truth / "calibrator.json", {
         "field": gain_field.name, "ra_deg": gain_field.ra_deg, "dec_deg": gain_field.dec_deg,
         "components": [c.as_row() for c in calibrator],

@@ -30,32 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_log_to, casa_tools
-from calmodel.msio import field_names, open_input
-from calmodel.records import stage_record, write_json
-from calmodel.imaging import image_beam, read_plane, robust_rms
-from calmodel.modelio import write_component_list
-from calmodel.sky import C_LIGHT, Component
-
-
-@dataclass(frozen=True)
-class BuildModelSettings:
-    field: str
-    refant: str = ""
-    nsigma_start: float = 30.0  # first (shallow) clean depth, in units of the residual RMS
-    nsigma_floor: float = 3.0  # deepest clean
-    reffreq_ghz: float = 3.0
-    imsize: int | None = None  # default from the data: 32 beams across
-    cell_arcsec: float | None = None  # default: 5 pixels across the synthesised beam
-    mask_threshold_sigma: float = 10.0
-    expand_mask: bool = True
-    max_rms_growth: float = 0.05
-    max_beam_change: float = 0.05
-    max_negative_fraction: float = 0.10
-    bandpass_field: str | None = None  # default: the CALIBRATE_BANDPASS/FLUX field, if any
-    component_threshold: float = 1e-3  # of the model's peak pixel
-    normalise: bool = False  # scale model.cl to 1 Jy total (for flux bootstrapping)
-    minsnr: float = 3.0
+from calmodel.build_model.settings import BuildModelSettings
+from calmodel.core.casa import casa_log_to, casa_tools, run_task
+from calmodel.core.components import images_to_component_list, read_components, total_flux
+from calmodel.core.constants import C_LIGHT
+from calmodel.core.images import image_beam, read_plane
+from calmodel.core.io import write_json
+from calmodel.core.ms import copy_ms, field_names, open_input, reference_antenna, spw_info
+from calmodel.core.precal import CalibratorModel, precalibrate
+from calmodel.core.records import stage_record
+from calmodel.core.roles import field_roles
+from calmodel.core.stats import robust_rms
 
 
 @dataclass
@@ -179,7 +164,6 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     casa_log_to(out / "casa.log")
-    tasks = casa_tools().tasks
     work = out / "work"
     if work.exists():
         shutil.rmtree(work)
@@ -189,8 +173,8 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
         raise CalmodelError(f"field '{settings.field}' not in {input_path} (fields: {', '.join(field_names(source))})")
     vis = work / "calibrator.ms"
     start = _starting_calibration(source, work, settings)
-    tasks.split(vis=str(start["vis"]), outputvis=str(vis), field=settings.field, datacolumn=start["column"],
-                keepflags=False)
+    run_task("split", f"calibrator '{settings.field}'", vis=str(start["vis"]), outputvis=str(vis),
+             field=settings.field, datacolumn=start["column"], keepflags=False)
     cell, imsize = image_geometry(vis, settings)
     intervals = solints(vis)
 
@@ -246,47 +230,32 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
     dominant core but traps self-calibration for a near-equal double.
     Otherwise (already calibrated data, e.g. a split calibrator) the DATA column as is.
     """
-    from calmodel.fluxcal import setjy_standard
-    from calmodel.msio import copy_ms, fields_with_intent, pick_refant, spw_info
-
-    flux = settings.bandpass_field or next(iter(fields_with_intent(source, "CALIBRATE_BANDPASS")
-                                                or fields_with_intent(source, "CALIBRATE_FLUX")), None)
+    flux = field_roles(source, bandpass=settings.bandpass_field).bandpass_calibrator
     if flux is None:
         return {"vis": source, "column": "data", "description": "input DATA column (no flux calibrator)"}
-    tasks = casa_tools().tasks
     vis = copy_ms(source, work / "phase_referenced.ms")
-    refant = settings.refant or pick_refant(vis, [flux, settings.field])
+    refant = settings.refant or reference_antenna(vis, [flux, settings.field])
     freq_ghz = float(np.mean([s.reffreq_hz for s in spw_info(vis)])) / 1e9
-    setjy_standard(vis, flux, freq_ghz)
-    tasks.setjy(vis=str(vis), field=settings.field, standard="manual", fluxdensity=[1, 0, 0, 0], usescratch=True)
-    phase0, bandpass, phase = (str(work / name) for name in ("bp_phase.G", "bandpass.B", "phase.G"))
-    tasks.gaincal(vis=str(vis), caltable=phase0, field=flux, calmode="p", solint="int", refant=refant)
-    tasks.bandpass(vis=str(vis), caltable=bandpass, field=flux, solint="inf", combine="scan", refant=refant,
-                   bandtype="B", solnorm=False, gaintable=[phase0])
-    tasks.gaincal(vis=str(vis), caltable=phase, field=settings.field, calmode="p", solint="inf", refant=refant,
-                  gaintable=[bandpass])
-    if not (Path(bandpass).is_dir() and Path(phase).is_dir()):
-        raise CalmodelError(f"the starting calibration of '{settings.field}' found no solutions (see casa.log)")
-    tasks.applycal(vis=str(vis), field=settings.field, gaintable=[bandpass, phase], interp=["nearest", "nearest"],
-                   calwt=False, flagbackup=False)
+    models = [CalibratorModel(flux, standard=True), CalibratorModel(settings.field)]
+    precalibrate(vis, work, models, flux, [settings.field], refant, freq_ghz)
     return {"vis": vis, "column": "corrected",
             "description": f"phase-referenced: bandpass and flux scale from {flux}, scan phases on {settings.field}"}
 
 
 def _tclean(vis: Path, prefix: str, cell: float, imsize: int, nsigma: float, mask: str, reffreq_ghz: float,
             niter: int = 100000) -> None:
-    casa_tools().tasks.tclean(
-        vis=str(vis), imagename=prefix, datacolumn="corrected", imsize=imsize, cell=f"{cell}arcsec",
+    run_task(
+        "tclean", f"image {Path(prefix).name}", vis=str(vis), imagename=prefix, datacolumn="corrected",
+        imsize=imsize, cell=f"{cell}arcsec",
         specmode="mfs", deconvolver="mtmfs", nterms=2, reffreq=f"{reffreq_ghz}GHz", gridder="standard",
         weighting="briggs", robust=0.5, niter=niter, nsigma=nsigma, cycleniter=500, gain=0.1,
         usemask="user", mask=mask, savemodel="modelcolumn", pblimit=-0.1)
 
 
 def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
-    tasks = casa_tools().tasks
     images = work / "images"
     images.mkdir(exist_ok=True)
-    tasks.clearcal(vis=str(vis), addmodel=True)  # CORRECTED = DATA: start from the input calibration
+    run_task("clearcal", vis=str(vis), addmodel=True)  # CORRECTED = DATA: start from the input calibration
     dirty = str(images / "dirty")  # also the template for the mask image
     _tclean(vis, dirty, cell, imsize, 0.0, "", settings.reffreq_ghz, niter=0)
     if mask is None:  # the static mask, from the dirty image of the point-calibrated data
@@ -304,10 +273,12 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
         _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz)
         pre = image_stats(pre_prefix, mask, cell)
         table = str(work / f"selfcal_{i}.G")
-        tasks.gaincal(vis=str(vis), caltable=table, solint=solint, calmode="ap", solnorm=True, combine="",
-                      gaintype="G", refant=settings.refant, minsnr=settings.minsnr, minblperant=4)
-        tasks.applycal(vis=str(vis), gaintable=[table], interp=["linear"], calwt=False, flagbackup=False,
-                       applymode="calonly")
+        run_task("gaincal", f"self-calibration, solint {solint}", vis=str(vis),
+                 caltable=table, solint=solint, calmode="ap", solnorm=True, combine="",
+                 gaintype="G", refant=settings.refant, minsnr=settings.minsnr, minblperant=4)
+        run_task("applycal", f"self-calibration, solint {solint}", vis=str(vis),
+                 gaintable=[table], interp=["linear"], calwt=False, flagbackup=False,
+                 applymode="calonly")
         _tclean(vis, post_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz)
         post = image_stats(post_prefix, mask, cell)
         accepted, reason = _accept(pre, post, settings)
@@ -331,41 +302,11 @@ def _choose(rounds: list[RoundRecord], settings: BuildModelSettings) -> RoundRec
     return (clean or accepted or rounds[:1])[-1]
 
 
-def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float = 1e-3,
-                             normalise: bool = False, reffreq_hz: float | None = None) -> Path:
-    """One point component per model pixel above ``threshold`` x the peak (drops negatives),
-    with spectral index tt1/tt0 (clipped to [-3, 3]); optionally scaled to 1 Jy in total."""
-    ia = casa_tools().tools.image()
-    if not Path(tt0).is_dir():
-        raise CalmodelError(f"model image not found: {tt0}")
-    ia.open(str(tt0))
-    model0 = ia.getchunk()[:, :, 0, 0]
-    csys = ia.coordsys()
-    ref = reffreq_hz or float(csys.referencevalue(format="n")["numeric"][3])
-    ia.close()
-    model1 = read_plane(str(tt1)) if Path(tt1).is_dir() else np.zeros_like(model0)
-    keep = model0 > threshold * model0.max()
-    if not keep.any():
-        raise CalmodelError(f"model image {tt0} has no positive pixels")
-    scale = 1.0 / model0[keep].sum() if normalise else 1.0
-    components = []
-    for x, y in zip(*np.nonzero(keep)):
-        ra, dec = np.degrees(csys.toworld([float(x), float(y), 0, 0], "n")["numeric"][:2])
-        components.append(Component(float(ra) % 360.0, float(dec), float(model0[x, y] * scale),
-                                    float(np.clip(model1[x, y] / model0[x, y], -3, 3)), ref_freq_hz=ref))
-    csys.done()
-    return write_component_list(out, components)
-
-
 def _cl_total(path: Path) -> float:
-    from calmodel.modelio import read_components, total_flux
-
     return total_flux(read_components(path))
 
 
 def _cl_length(path: Path) -> int:
-    from calmodel.modelio import read_components
-
     return len(read_components(path))
 
 

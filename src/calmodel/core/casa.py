@@ -6,6 +6,10 @@ that points ``measurespath`` at the ``casadata`` package and switches every
 auto-update off, so CASA runs offline. Stages import CASA through
 :func:`casa_tools`, which turns a missing or broken installation into one
 clear :class:`~calmodel.CalmodelError` instead of a deep traceback.
+
+Every CASA task call goes through :func:`run_task`, so that a failing task surfaces
+the same way in every stage: one :class:`CasaTaskError` line naming the task and
+what it was doing (the CLI exits 1 with it: an internal error, not bad input).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import shutil
 import sysconfig
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +41,7 @@ def casadata_path() -> Path:
 
 def site_config_text(measures_path: Path) -> str:
     return (
-        "# Written by calmodel's set-up (calmodel.casa.write_site_config): offline CASA.\n"
+        "# Written by calmodel's set-up (calmodel.core.casa.write_site_config): offline CASA.\n"
         f"measurespath = {str(measures_path)!r}\n"
         "datapath = [measurespath]\n"
         "measures_auto_update = False\n"
@@ -82,7 +88,7 @@ def casa_tools() -> Casa:
     if not (measures / "geodetic").is_dir():
         raise CalmodelError(
             f"CASA measures data not found at '{measures}': the CASA site config is missing; "
-            "run `make setup` (or `python -m calmodel.casa`)"
+            "run `make setup` (or `python -m calmodel.core.casa`)"
         )
     return Casa(tools=tools, tasks=tasks)
 
@@ -119,19 +125,43 @@ def console_to(path: Path) -> Iterator[None]:
 
 
 
+
+@contextmanager
+def stage_console(out: Path) -> Iterator[None]:
+    """CASA's own terminal chatter goes to OUT/casa_console.log; calmodel prints the summary.
+
+    The chatter is collected in a temporary file first, so that a stage refusing its input
+    leaves no OUT folder behind."""
+    fd, tmp = tempfile.mkstemp(prefix="calmodel-console-", suffix=".log")
+    os.close(fd)
+    try:
+        with console_to(Path(tmp)):
+            yield
+    finally:
+        if Path(out).is_dir():
+            shutil.move(tmp, Path(out) / "casa_console.log")
+        else:
+            os.unlink(tmp)
+
+
+class CasaTaskError(RuntimeError):
+    """A CASA task failed (raised, or returned False): an internal error, not bad input."""
+
+
 def run_task(name: str, what: str | None = None, **kwargs):
-    """Run a CASA task; turn its failure (an exception or False) into one actionable line."""
+    """Run the CASA task ``name`` with ``kwargs``; its failure becomes one CasaTaskError line."""
     what = what or f"on {kwargs.get('vis', '')}"
     try:
         result = getattr(casa_tools().tasks, name)(**kwargs)
+    except CalmodelError:
+        raise
     except Exception as err:  # CASA tasks raise bare RuntimeError/AssertionError/ValueError
         first = str(err).splitlines()[0] if str(err) else repr(err)
-        raise CalmodelError(f"{name} failed ({what}): {first}; see casa.log") from err
+        raise CasaTaskError(f"{name} failed ({what}): {first}; see casa.log") from err
     if result is False:
-        raise CalmodelError(f"{name} failed ({what}); see casa.log")
+        raise CasaTaskError(f"{name} failed ({what}); see casa.log")
     return result
 
-if __name__ == "__main__":  # used by the set-up and the container recipe
-    import os
 
+if __name__ == "__main__":  # used by the set-up and the container recipe
     print(write_site_config(os.environ.get("CALMODEL_SITE_DIR")))

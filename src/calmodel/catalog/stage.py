@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -46,7 +45,9 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from calmodel import CalmodelError
-from calmodel.records import stage_record, write_json
+from calmodel.catalog.settings import CatalogSettings
+from calmodel.core.io import write_json, write_table
+from calmodel.core.records import stage_record
 
 VLASS_RMS_BOX = (200, 50)
 RMS_BOX_RULE = "box = min(200, n // 4), step = max(1, box // 4), n = shorter image side (pixels)"
@@ -180,23 +181,6 @@ def _pybdsf_console(path: Path):
                 handler.close()
 
 
-def write_table_atomic(table: Table, path: Path, fmt: str) -> Path:
-    """Write an astropy table through a temporary sibling and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        table.write(tmp, format=fmt, overwrite=True)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _empty_gaul() -> Table:
     return Table({src: np.zeros(0, dtype=int if name in _INT_COLUMNS else float)
                   for name, src, _, _ in _COLUMNS} | {"S_Code": np.zeros(0, dtype="U1")})
@@ -238,11 +222,11 @@ def lookup(image: Path, ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
 
 
 def make_catalog(image: Path, out: Path, alpha: Path | None = None, alpha_error: Path | None = None,
-                 thresh_isl: float = 3.0, thresh_pix: float = 5.0,
-                 rms_box: tuple[int, int] | None = None, allow_empty: bool = False,
-                 ncores: int = 1) -> CatalogResult:
+                 settings: CatalogSettings = CatalogSettings()) -> CatalogResult:
     """Run PyBDSF on ``image`` and write ``out``/catalog.{fits,csv,json}."""
     started = time.monotonic()
+    thresh_isl, thresh_pix, rms_box = settings.thresh_isl, settings.thresh_pix, settings.rms_box
+    allow_empty, ncores = settings.allow_empty, settings.ncores
     image, out = Path(image), Path(out)
     if alpha_error is not None and alpha is None:
         raise CalmodelError("--alpha-error needs --alpha (the spectral index image)")
@@ -296,8 +280,8 @@ def make_catalog(image: Path, out: Path, alpha: Path | None = None, alpha_error:
     table.meta.update({"IMAGE": image.name, "FREQ": frequency, "RMS": rms,
                        "CATTYPE": "gaul", "CREATOR": "calmodel catalog (PyBDSF)"})
 
-    fits_path = write_table_atomic(table, out / "catalog.fits", "fits")
-    csv_path = write_table_atomic(table, out / "catalog.csv", "ascii.csv")
+    fits_path = write_table(table, out / "catalog.fits", "fits")
+    csv_path = write_table(table, out / "catalog.csv", "ascii.csv")
     n_alpha = int(np.count_nonzero(np.isfinite(table["Alpha"])))
     celestial = WCS(header).celestial
     results = {

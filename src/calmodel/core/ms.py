@@ -1,7 +1,9 @@
-"""Opening the input of a stage: a measurement set folder or a UVFITS file.
+"""Reading the input of a stage: a measurement set folder or a UVFITS file.
 
-Small read-only helpers over an MS (field names, intents, spectral windows) and a
-copy helper. Nothing here ever writes beside, or into, the input.
+Input checks, opening (a UVFITS file is imported into the stage's own folder), a copy
+helper, and small read-only helpers over an MS: field names and ids, scan intents,
+spectral windows, integration time, field position, uv extent, and the one rule that
+picks a reference antenna. Nothing here ever writes beside, or into, the input.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_tools
-from calmodel.records import atomic_dir
+from calmodel.core.casa import CasaTaskError, casa_tools, run_task
+from calmodel.core.constants import C_LIGHT, RAD_TO_ARCSEC
+from calmodel.core.io import atomic_dir
 
 UVFITS_SUFFIXES = (".fits", ".uvfits", ".uvf")
 
@@ -81,13 +84,12 @@ def open_input(path: Path, workdir: Path) -> Path:
     target = Path(workdir) / f"{path.stem}.ms"
     if is_ms(target):
         return target
-    tasks = casa_tools().tasks
     with atomic_dir(target) as tmp:
         tmp.rmdir()  # importuvfits refuses an existing folder
         try:
-            tasks.importuvfits(fitsfile=str(path), vis=str(tmp))
-        except Exception as err:  # CASA raises bare RuntimeError/AssertionError
-            raise CalmodelError(f"importuvfits failed on {path}: {err}") from err
+            run_task("importuvfits", f"on {path}", fitsfile=str(path), vis=str(tmp))
+        except CasaTaskError as err:  # the file passed the checks: it is the input that is bad
+            raise CalmodelError(str(err)) from err
         if not is_ms(tmp):
             raise CalmodelError(f"importuvfits wrote no measurement set from {path}")
     return target
@@ -153,21 +155,123 @@ def spw_info(ms: Path) -> list[SpwInfo]:
         md.close()
 
 
-def pick_refant(ms: Path, fields: list[str]) -> str:
-    """The antenna nearest the median position of the antennas with data on ``fields``,
-    among those with at least 90% of the best antenna's unflagged rows."""
+def field_ids(ms: Path, field: str, label: Path | None = None) -> list[int]:
+    """Ids of the fields named ``field`` (an MS may repeat a name), or a CalmodelError
+    naming ``label`` (default: ``ms``) and the fields it has."""
+    names = field_names(ms)
+    ids = [i for i, n in enumerate(names) if n == field]
+    if not ids:
+        raise CalmodelError(f"field '{field}' not in {label or ms} (fields: {', '.join(names) or 'none'})")
+    return ids
+
+
+def integration_time(ms: Path) -> float:
+    """The median INTERVAL of the main table (seconds)."""
     tb = casa_tools().tools.table()
-    ids = [field_names(ms).index(f) for f in fields]
+    tb.open(str(ms))
+    exposure = float(np.median(tb.getcol("INTERVAL")))
+    tb.close()
+    return exposure
+
+
+def field_position(ms: Path, name: str) -> tuple[float, float]:
+    """(ra, dec) in degrees of the phase centre of field ``name``."""
+    tb = casa_tools().tools.table()
+    tb.open(str(ms / "FIELD"))
+    names = list(tb.getcol("NAME"))
+    direction = tb.getcol("PHASE_DIR")[:, 0, names.index(name)]
+    tb.close()
+    return float(np.degrees(direction[0]) % 360.0), float(np.degrees(direction[1]))
+
+
+def data_column(ms: Path) -> str:
+    """'corrected' if the MS has a CORRECTED_DATA column, else 'data'."""
+    tb = casa_tools().tools.table()
     tb.open(str(ms))
     try:
-        sub = tb.query(f"FIELD_ID IN {ids} && ANTENNA1 != ANTENNA2 && !FLAG_ROW",
-                       columns="ANTENNA1,ANTENNA2")
+        columns = tb.colnames()
+    finally:
+        tb.close()
+    return "corrected" if "CORRECTED_DATA" in columns else "data"
+
+
+@dataclass(frozen=True)
+class UvExtent:
+    max_baseline_m: float
+    max_freq_hz: float
+    n_unflagged_rows: int
+
+    @property
+    def lambda_min_m(self) -> float:
+        return C_LIGHT / self.max_freq_hz
+
+    @property
+    def finest_fringe_arcsec(self) -> float:
+        """lambda_min / B_max: the finest fringe spacing in the data."""
+        return self.lambda_min_m / self.max_baseline_m * RAD_TO_ARCSEC
+
+
+def uv_extent(ms: Path, ids: list[int]) -> UvExtent:
+    """Longest projected baseline and highest frequency among the fields' unflagged rows."""
+    tools = casa_tools().tools
+    tb = tools.table()
+    tb.open(str(ms / "DATA_DESCRIPTION"))
+    dd_spw = tb.getcol("SPECTRAL_WINDOW_ID")
+    tb.close()
+    tb.open(str(ms / "SPECTRAL_WINDOW"))
+    spw_max = [float(np.max(tb.getcell("CHAN_FREQ", i))) for i in range(tb.nrows())]
+    tb.close()
+    tb.open(str(ms))
+    try:
+        selection = ",".join(str(i) for i in ids)
+        sel = tb.query(f"FIELD_ID IN [{selection}] && !FLAG_ROW && any(!FLAG)", columns="UVW,DATA_DESC_ID")
+        try:
+            n = sel.nrows()
+            if n == 0:
+                return UvExtent(0.0, 0.0, 0)
+            uvw = sel.getcol("UVW")
+            dds = np.unique(sel.getcol("DATA_DESC_ID"))
+        finally:
+            sel.close()
+    finally:
+        tb.close()
+    max_baseline = float(np.max(np.hypot(uvw[0], uvw[1])))
+    max_freq = max(spw_max[int(dd_spw[d])] for d in dds)
+    return UvExtent(max_baseline, max_freq, int(n))
+
+
+# The calibration stages take the reference antenna among the well-populated antennas of
+# their calibrators; imaging's self-calibration (which sees one target field, all rows
+# alike) has always taken it among every antenna present in the MS.
+CALIBRATION_REFANT_MIN_ROWS = 0.9
+
+
+def reference_antenna(ms: Path, fields: list[str] | None = None,
+                      min_rows_fraction: float = CALIBRATION_REFANT_MIN_ROWS,
+                      unflagged_only: bool = True) -> str:
+    """The one reference-antenna rule: the antenna nearest the median position of the
+    antennas with data (on ``fields``; every field if None), among those with at least
+    ``min_rows_fraction`` of the best antenna's rows.
+
+    Rows counted: cross-correlations with FLAG_ROW unset (``unflagged_only``), or every
+    row (autocorrelations and flagged rows too), as imaging's self-calibration always has.
+    """
+    tb = casa_tools().tools.table()
+    conditions = ["ANTENNA1 != ANTENNA2 && !FLAG_ROW"] if unflagged_only else []
+    if fields is not None:
+        names = field_names(ms)
+        conditions.insert(0, f"FIELD_ID IN {[names.index(f) for f in fields]}")
+    tb.open(str(ms))
+    try:
+        sub = tb.query(" && ".join(conditions), columns="ANTENNA1,ANTENNA2") if conditions else tb
         ants = np.concatenate([sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")])
-        sub.close()
+        if conditions:
+            sub.close()
     finally:
         tb.close()
     if ants.size == 0:
-        raise CalmodelError(f"no unflagged cross-correlations for {', '.join(fields)} in {ms}")
+        where = ", ".join(fields) if fields is not None else "any field"
+        raise CalmodelError(f"no unflagged cross-correlations for {where} in {ms}")
     tb.open(str(ms / "ANTENNA"))
     try:
         pos, names = tb.getcol("POSITION").T, list(tb.getcol("NAME"))
@@ -175,7 +279,7 @@ def pick_refant(ms: Path, fields: list[str]) -> str:
         tb.close()
     counts = np.bincount(ants, minlength=len(names))
     present = np.flatnonzero(counts > 0)
-    good = present[counts[present] >= 0.9 * counts.max()]
+    good = present[counts[present] >= min_rows_fraction * counts.max()]
     centre = np.median(pos[present], axis=0)
     best = good[np.argmin(np.linalg.norm(pos[good] - centre, axis=1))]
     return str(names[best])

@@ -31,28 +31,16 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.casa import casa_log_to, casa_tools
-from calmodel.fluxcal import setjy_standard
-from calmodel.modelio import (point_model, read_components, rescaled_copy, total_flux,
-                              write_model_column)
-from calmodel.msio import copy_ms, field_names, fields_with_intent, open_input, pick_refant, spw_info
-from calmodel.records import atomic_dir, stage_record, write_json
-
-
-@dataclass(frozen=True)
-class CalibrateSettings:
-    model: Path | None = None
-    flux_scale: str = "bootstrap"  # bootstrap | model
-    flux_field: str | None = None  # default: by intent CALIBRATE_FLUX
-    gain_field: str | None = None  # default: by intent CALIBRATE_PHASE
-    targets: tuple[str, ...] = ()  # default: by intent OBSERVE_TARGET, else all other fields
-    refant: str | None = None  # default: msio.pick_refant (central, well populated)
-    uvrange: str = ""  # for solves on the gain calibrator (e.g. from characterize)
-    quack_s: float | None = None  # default: half an integration, which flags the first dump
-    short_solint: str = "int"
-    long_solint: str = "inf"
-    minsnr: float = 3.0
-    statwt: bool = True  # re-derive weights from the scatter (VLA pipeline); off for simulated tiles
+from calmodel.calibrate.settings import CalibrateSettings
+from calmodel.core.casa import casa_log_to, casa_tools, run_task
+from calmodel.core.components import (images_to_component_list, point_model, read_components,
+                                      rescaled_copy, total_flux, write_model_column)
+from calmodel.core.io import atomic_dir, write_json
+from calmodel.core.ms import (copy_ms, field_names, field_position, integration_time, open_input,
+                              reference_antenna, spw_info)
+from calmodel.core.precal import BandpassSolve, CalibratorModel, solve_bandpass, write_models
+from calmodel.core.records import stage_record
+from calmodel.core.roles import field_roles
 
 
 @dataclass
@@ -62,42 +50,16 @@ class CalibrateResult:
     fluxscale: dict = field(default_factory=dict)
 
 
-# --- field roles and reference antenna --------------------------------------------------
-
 def resolve_fields(ms: Path, settings: CalibrateSettings) -> tuple[str, str, list[str]]:
-    names = field_names(ms)
-
-    def pick(explicit: str | None, intent: str, role: str) -> str:
-        if explicit:
-            if explicit not in names:
-                raise CalmodelError(f"{role} field '{explicit}' not in {ms} (fields: {', '.join(names)})")
-            return explicit
-        found = fields_with_intent(ms, intent)
-        if not found:
-            raise CalmodelError(f"no field with intent {intent} in {ms}; name the {role} with "
-                                f"--{role.replace(' ', '-')}-field (fields: {', '.join(names)})")
-        return found[0]
-
-    flux = pick(settings.flux_field, "CALIBRATE_FLUX", "flux")
-    gain = pick(settings.gain_field, "CALIBRATE_PHASE", "gain")
-    if settings.targets:
-        missing = [t for t in settings.targets if t not in names]
-        if missing:
-            raise CalmodelError(f"target field(s) {', '.join(missing)} not in {ms}")
-        targets = list(settings.targets)
-    else:
-        targets = fields_with_intent(ms, "OBSERVE_TARGET") or [n for n in names if n not in (flux, gain)]
-    if not targets:
+    """(flux calibrator, gain calibrator, targets): named, else by the rule of core.roles."""
+    roles = field_roles(ms, flux=settings.flux_field or None,
+                        gain=[settings.gain_field] if settings.gain_field else None,
+                        targets=list(settings.targets) or None)
+    flux = roles.require("flux_calibrator", "--flux-field")
+    gain = roles.require("gain_calibrators", "--gain-field")[0]
+    if not roles.targets:
         raise CalmodelError(f"no target fields in {ms}")
-    return flux, gain, targets
-
-
-def integration_time(ms: Path) -> float:
-    tb = casa_tools().tools.table()
-    tb.open(str(ms))
-    exposure = float(np.median(tb.getcol("INTERVAL")))
-    tb.close()
-    return exposure
+    return flux, gain, roles.targets
 
 
 # --- the calibration ------------------------------------------------------------------
@@ -158,8 +120,6 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     casa_log_to(out / "casa.log")
-    casa = casa_tools()
-    tasks = casa.tasks
     if settings.flux_scale not in ("bootstrap", "model"):
         raise CalmodelError(f"--flux-scale must be 'bootstrap' or 'model', not '{settings.flux_scale}'")
     if settings.model is not None and not Path(settings.model).exists():
@@ -172,7 +132,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     source = open_input(Path(input_path), scratch)
     vis = copy_ms(source, scratch / "working.ms")  # never touch the input
     flux, gain, targets = resolve_fields(vis, settings)
-    refant = settings.refant or pick_refant(vis, [flux, gain])
+    refant = settings.refant or reference_antenna(vis, [flux, gain])
     spws = spw_info(vis)
     ref_hz = float(np.mean([s.reffreq_hz for s in spws]))
     steps: list[dict] = []
@@ -182,21 +142,22 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
 
     # Flagging, as the pipeline's basic flags.
     quack = settings.quack_s if settings.quack_s is not None else 0.5 * integration_time(vis)
-    tasks.flagdata(vis=str(vis), mode="manual", autocorr=True, flagbackup=False)
-    tasks.flagdata(vis=str(vis), mode="shadow", flagbackup=False)
+    run_task("flagdata", "autocorrelations", vis=str(vis), mode="manual", autocorr=True, flagbackup=False)
+    run_task("flagdata", "shadowing", vis=str(vis), mode="shadow", flagbackup=False)
     if quack > 0:
-        tasks.flagdata(vis=str(vis), mode="quack", quackinterval=quack, quackmode="beg", flagbackup=False)
-    tasks.flagdata(vis=str(vis), mode="clip", clipzeros=True, flagbackup=False)
-    summary = tasks.flagdata(vis=str(vis), mode="summary")
+        run_task("flagdata", "scan starts", vis=str(vis), mode="quack", quackinterval=quack, quackmode="beg",
+                 flagbackup=False)
+    run_task("flagdata", "zeros", vis=str(vis), mode="clip", clipzeros=True, flagbackup=False)
+    summary = run_task("flagdata", "summary", vis=str(vis), mode="summary")
     step("flagdata", quack_s=quack, fraction_flagged=summary["flagged"] / max(summary["total"], 1))
 
     # Models: the flux calibrator's standard, the gain calibrator's (point or spatial).
-    fluxcal = setjy_standard(vis, flux, ref_hz / 1e9)
+    fluxcal = write_models(vis, [CalibratorModel(flux, standard=True)], ref_hz / 1e9)
     caltables = out / "caltables"
     if caltables.exists():
         shutil.rmtree(caltables)
     caltables.mkdir()
-    gain_position = _field_position(vis, gain)
+    gain_position = field_position(vis, gain)
     given = _as_component_list(settings.model, scratch) if settings.model else None
     raw_model = given or point_model(scratch / "point.cl", *gain_position, ref_hz)
     components = read_components(raw_model)
@@ -213,22 +174,22 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
 
     both = f"{flux},{gain}"
     common = dict(vis=str(vis), refant=refant, minsnr=settings.minsnr, minblperant=4)
-    tasks.gaincal(caltable=table("initial_phase.G"), field=flux, calmode="p", solint=settings.short_solint,
-                  **common)
-    tasks.gaincal(caltable=table("delay.K"), field=flux, gaintype="K", solint="inf", combine="scan",
-                  gaintable=[table("initial_phase.G")], **common)
-    tasks.bandpass(vis=str(vis), caltable=table("bandpass.B"), field=flux, solint="inf", combine="scan",
-                   bandtype="B", refant=refant, solnorm=True, minsnr=settings.minsnr, minblperant=4,
-                   gaintable=[table("delay.K"), table("initial_phase.G")])
-    prior = [table("delay.K"), table("bandpass.B")]
+    # The full calibration's bandpass: delays first, normalised (amplitudes come later).
+    prior = solve_bandpass(vis, caltables, flux, refant, BandpassSolve(
+        phase_solint=settings.short_solint, solve_delay=True, normalise=True, minsnr=settings.minsnr))
     step("delay_bandpass")
 
-    tasks.gaincal(caltable=table("phase_short.G"), field=both, calmode="p", solint=settings.short_solint,
-                  uvrange=settings.uvrange, gaintable=prior, **common)
-    tasks.gaincal(caltable=table("amp_long.G"), field=both, calmode="ap", solint=settings.long_solint,
-                  uvrange=settings.uvrange, gaintable=prior + [table("phase_short.G")], **common)
-    result = tasks.fluxscale(vis=str(vis), caltable=table("amp_long.G"), fluxtable=table("fluxscale.G"),
-                             reference=flux, transfer=gain, fitorder=1)
+    def phases_then_amplitudes(what: str, phases: str, amplitudes: str) -> None:
+        """Short-solint phases on both calibrators, then long-solint amplitudes on top."""
+        run_task("gaincal", f"{what} short phases", caltable=table(phases), field=both, calmode="p",
+                 solint=settings.short_solint, uvrange=settings.uvrange, gaintable=prior, **common)
+        run_task("gaincal", f"{what} long amplitudes", caltable=table(amplitudes), field=both, calmode="ap",
+                 solint=settings.long_solint, uvrange=settings.uvrange,
+                 gaintable=prior + [table(phases)], **common)
+
+    phases_then_amplitudes("first", "phase_short.G", "amp_long.G")
+    result = run_task("fluxscale", f"'{gain}' against '{flux}'", vis=str(vis), caltable=table("amp_long.G"),
+                      fluxtable=table("fluxscale.G"), reference=flux, transfer=gain, fitorder=1)
     fluxscale = _fluxscale_summary(result, vis, gain, ref_hz)
     step("fluxscale", **fluxscale)
 
@@ -239,34 +200,32 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     else:
         final_model = solve_model
     write_model_column(vis, gain, final_model)
-    tasks.gaincal(caltable=table("final_phase_short.G"), field=both, calmode="p", solint=settings.short_solint,
-                  uvrange=settings.uvrange, gaintable=prior, **common)
-    tasks.gaincal(caltable=table("final_amp.G"), field=both, calmode="ap", solint=settings.long_solint,
-                  uvrange=settings.uvrange, gaintable=prior + [table("final_phase_short.G")], **common)
-    tasks.gaincal(caltable=table("final_phase_scan.G"), field=both, calmode="p", solint=settings.long_solint,
-                  uvrange=settings.uvrange, gaintable=prior + [table("final_amp.G")], **common)
+    phases_then_amplitudes("final", "final_phase_short.G", "final_amp.G")
+    run_task("gaincal", "final scan phases", caltable=table("final_phase_scan.G"),
+             field=both, calmode="p", solint=settings.long_solint,
+             uvrange=settings.uvrange, gaintable=prior + [table("final_amp.G")], **common)
     step("final_gains", final_model_total_flux_jy=total_flux(read_components(final_model)))
 
     # Targets get scan-averaged phases interpolated in time; the calibrators their own.
-    tasks.applycal(vis=str(vis), field=",".join(targets), gainfield=["", "", gain, gain],
-                   interp=["", "", "linear", "linear"], calwt=False, flagbackup=False,
-                   gaintable=prior + [table("final_amp.G"), table("final_phase_scan.G")])
-    tasks.applycal(vis=str(vis), field=both, gainfield=["", "", "", ""], interp=["", "", "nearest", "nearest"],
-                   calwt=False, flagbackup=False,
-                   gaintable=prior + [table("final_phase_short.G"), table("final_amp.G")])
+    run_task("applycal", "targets", vis=str(vis), field=",".join(targets), gainfield=["", "", gain, gain],
+             interp=["", "", "linear", "linear"], calwt=False, flagbackup=False,
+             gaintable=prior + [table("final_amp.G"), table("final_phase_scan.G")])
+    run_task("applycal", "calibrators", vis=str(vis), field=both, gainfield=["", "", "", ""],
+             interp=["", "", "nearest", "nearest"], calwt=False, flagbackup=False,
+             gaintable=prior + [table("final_phase_short.G"), table("final_amp.G")])
     step("applycal")
 
     calibrated = out / "calibrated.ms"
     with atomic_dir(calibrated) as tmp:
         tmp.rmdir()
-        tasks.split(vis=str(vis), outputvis=str(tmp), field=",".join([gain, *targets]),
-                    datacolumn="corrected", keepflags=True)
+        run_task("split", "calibrated gain calibrator and targets", vis=str(vis), outputvis=str(tmp),
+                 field=",".join([gain, *targets]), datacolumn="corrected", keepflags=True)
         if settings.statwt:
             # Per-integration weights from the scatter across an spw, as the VLA pipeline.
             # Simulated tiles carry exact weights already; there statwt only adds noise to
             # them (few channels) or, with long time bins, mistakes the sky's fringes for
             # noise and reweights the spws (biasing wideband fluxes): use --no-statwt.
-            tasks.statwt(vis=str(tmp), datacolumn="data")
+            run_task("statwt", vis=str(tmp), datacolumn="data")
     step("split_statwt", statwt=settings.statwt)
     shutil.copytree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
 
@@ -290,23 +249,12 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     return CalibrateResult(calibrated, out / "calibrate.json", fluxscale)
 
 
-def _field_position(vis: Path, name: str) -> tuple[float, float]:
-    tb = casa_tools().tools.table()
-    tb.open(str(vis / "FIELD"))
-    names = list(tb.getcol("NAME"))
-    direction = tb.getcol("PHASE_DIR")[:, 0, names.index(name)]
-    tb.close()
-    return float(np.degrees(direction[0]) % 360.0), float(np.degrees(direction[1]))
-
-
 def _as_component_list(model: Path, scratch: Path) -> Path:
     """A component list for ``model``: itself, or one made from tt0/tt1 model images."""
     model = Path(model)
     if (model / "table.dat").is_file() and "componentlist" in (model / "table.info").read_text(errors="replace").lower():
         # Opening a casacore table writes its lock file: read a copy, never the input.
         return Path(shutil.copytree(model, scratch / "given_model.cl", symlinks=False))
-    from calmodel.build_model import images_to_component_list  # the same conversion build-model uses
-
     tt0 = model if model.name.endswith(".tt0") else model.with_name(model.name + ".tt0")
     if not tt0.exists():
         raise CalmodelError(f"model must be a component list or a model .tt0 image: {model}")

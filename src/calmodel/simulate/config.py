@@ -10,13 +10,13 @@ from pathlib import Path
 import yaml
 
 from calmodel import CalmodelError
-from calmodel.corruptions import CorruptionSettings
+from calmodel.simulate.corruptions import CorruptionSettings
 
-PRESET_PACKAGE = "calmodel.presets"
+PRESETS = resources.files("calmodel.simulate") / "presets"
 
 
 def preset_names() -> list[str]:
-    names = [p.name[:-5] for p in resources.files(PRESET_PACKAGE).iterdir() if p.name.endswith(".yaml")]
+    names = [p.name[:-5] for p in PRESETS.iterdir() if p.name.endswith(".yaml")]
     return sorted(n for n in names if n != "defaults")
 
 
@@ -33,7 +33,7 @@ def _load_yaml(text: str, origin: str) -> dict:
 def _preset_dict(name: str) -> dict:
     if name != "defaults" and name not in preset_names():
         raise CalmodelError(f"unknown preset '{name}'; choose one of: {', '.join(preset_names())}")
-    text = resources.files(PRESET_PACKAGE).joinpath(f"{name}.yaml").read_text()
+    text = PRESETS.joinpath(f"{name}.yaml").read_text()
     return _load_yaml(text, f"preset {name}")
 
 

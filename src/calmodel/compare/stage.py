@@ -64,10 +64,12 @@ from astropy.wcs import WCS
 from scipy import stats
 
 from calmodel import CalmodelError
-from calmodel.catalog import write_table_atomic
-from calmodel.records import stage_record, write_json
+from calmodel.compare.settings import CompareSettings
+from calmodel.core.constants import ARMS
+from calmodel.core.io import write_figure, write_json, write_table
+from calmodel.core.records import stage_record
+from calmodel.core.stats import mad_sigma
 
-ARMS = ("model", "nomodel")
 REQUIRED = ("RA", "DEC", "Total_flux", "Peak_flux")
 # quantity -> (unit, fractional difference too?)
 QUANTITIES = {"Total_flux": ("Jy", True), "Peak_flux": ("Jy/beam", True), "Alpha": ("", False),
@@ -75,7 +77,6 @@ QUANTITIES = {"Total_flux": ("Jy", True), "Peak_flux": ("Jy/beam", True), "Alpha
 TRUTH_REQUIRED = ("ra_deg", "dec_deg", "flux_jy")
 TRUTH_OPTIONAL = ("alpha", "maj_arcsec", "min_arcsec", "pa_deg", "ref_freq_hz")
 CLIP = 3.0
-MAD_TO_SIGMA = 1.4826
 FWHM_TO_SIGMA = 1.0 / math.sqrt(8.0 * math.log(2.0))
 
 
@@ -172,7 +173,7 @@ def gaussian_core_fit(values, clip: float = CLIP, max_iter: int = 100) -> dict:
     if x.size < 3:
         return result
     mu = float(np.median(x))
-    sigma = MAD_TO_SIGMA * float(np.median(np.abs(x - mu)))
+    sigma = mad_sigma(x, mu)
     if sigma == 0.0:
         sigma = float(np.std(x))
     keep = np.ones(x.size, bool)
@@ -201,7 +202,7 @@ def robust_stats(values) -> dict:
     if x.size == 0:
         return {"n": 0, "median": None, "robust_sigma": None, "median_err": None}
     median = float(np.median(x))
-    sigma = MAD_TO_SIGMA * float(np.median(np.abs(x - median)))
+    sigma = mad_sigma(x, median)
     # the median of a normal sample scatters sqrt(pi/2) more than its mean
     return {"n": int(x.size), "median": median, "robust_sigma": sigma,
             "median_err": math.sqrt(math.pi / 2.0) * sigma / math.sqrt(x.size)}
@@ -410,7 +411,7 @@ def _histogram(ax, values, fit, label, unit, scale=1.0):
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    write_figure(fig, path, dpi=110, metadata={"Software": None})
     _plt().close(fig)
     return path
 
@@ -487,12 +488,12 @@ def _figures(out: Path, pairs: dict, fits: dict, quantities: list[str], tp: dict
 
 
 def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = None,
-            match_radius_arcsec: float = 0.5, outlier_sigma: float = 5.0,
-            bright_flux_jy: float | None = None, rms_jy: float | None = None,
-            truth_field: str | None = None, completeness_snr: float = 5.0,
-            bright_snr: float = 20.0) -> CompareResult:
+            settings: CompareSettings = CompareSettings()) -> CompareResult:
     """Compare the model and nomodel catalogues (and each with the truth); write ``out``."""
     started = time.monotonic()
+    match_radius_arcsec, outlier_sigma = settings.match_radius_arcsec, settings.outlier_sigma
+    bright_flux_jy, rms_jy, truth_field = settings.bright_flux_jy, settings.rms_jy, settings.truth_field
+    completeness_snr, bright_snr = settings.completeness_snr, settings.bright_snr
     out = Path(out)
     if match_radius_arcsec <= 0:
         raise CalmodelError(f"match radius must be positive, not {match_radius_arcsec}")
@@ -578,7 +579,7 @@ def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = 
                 truth_field, completeness_snr, bright_snr)
 
     out.mkdir(parents=True, exist_ok=True)
-    matched = write_table_atomic(pairs, out / "matched.csv", "ascii.csv")
+    matched = write_table(pairs, out / "matched.csv", "ascii.csv")
     figures = _figures(out, pairs, fits, quantities, tp, truth_arrays)
     results = {
         "inputs": {"model": str(model_cat), "nomodel": str(nomodel_cat),

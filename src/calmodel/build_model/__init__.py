@@ -1,0 +1,1 @@
+"""The build_model stage: settings.py (its defaults), stage.py (the function), cli.py (its command)."""

@@ -1,0 +1,1 @@
+"""The catalog stage: settings.py (its defaults), stage.py (the function), cli.py (its command)."""

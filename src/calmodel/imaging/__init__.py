@@ -1,0 +1,1 @@
+"""The imaging stage: settings.py (its defaults), stage.py (the function), cli.py (its command)."""
