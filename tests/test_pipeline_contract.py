@@ -12,7 +12,7 @@ import re
 import pytest
 
 from calmodel.cli import main as cli
-from calmodel.simulate_config import PRESET_PACKAGE
+from calmodel.simulate.config import PRESETS
 from conftest import REPO, run
 
 MODULES = sorted((REPO / "modules").rglob("*.nf"))
@@ -151,8 +151,7 @@ def test_samplesheet_schema_restricts_every_column():
 
 
 def test_preset_names_match_the_python_presets():
-    from importlib import resources
-    presets = {p.name[:-5] for p in resources.files(PRESET_PACKAGE).iterdir() if p.name.endswith(".yaml")} - {"defaults"}
+    presets = {p.name[:-5] for p in PRESETS.iterdir() if p.name.endswith(".yaml")} - {"defaults"}
     assert set(INPUT_SCHEMA["items"]["properties"]["preset"]["enum"]) == presets
 
 
