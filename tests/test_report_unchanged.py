@@ -30,7 +30,10 @@ def old_report(tmp_path_factory):
     if proc.returncode != 0:
         pytest.skip(f"git history without {BEFORE} (shallow clone?): {proc.stderr.strip()}")
     path = tmp_path_factory.mktemp("old") / "calmodel_report_before.py"
-    path.write_text(proc.stdout)
+    # The record writers it used have since moved into calmodel.core.
+    path.write_text(proc.stdout.replace(
+        "from calmodel.records import stage_record, write_json",
+        "from calmodel.core.records import stage_record\nfrom calmodel.core.io import write_json"))
     spec = importlib.util.spec_from_file_location("calmodel_report_before", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
