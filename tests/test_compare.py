@@ -16,6 +16,7 @@ from conftest import VENV_BIN, run
 from synthetic_images import make_sky, write_alpha_images, write_image, write_truth_csv
 
 from calmodel.catalog.stage import make_catalog
+from calmodel.compare.settings import CompareSettings
 from calmodel.compare.stage import compare, gaussian_core_fit, match_one_to_one, _coords
 
 NOISE = 1e-4
@@ -141,7 +142,7 @@ def test_outliers_near_a_bright_source(tmp_path):
     model = np.concatenate([model, [2.6e-3] * 3])
     result = compare(_write_cat(tmp_path / "m.csv", ra, dec, model),
                      _write_cat(tmp_path / "n.csv", ra, dec, flux), tmp_path / "out",
-                     bright_flux_jy=0.5)
+                     settings=CompareSettings(bright_flux_jy=0.5))
     rec = json.loads(result.record.read_text())
     fit = rec["differences"]["Total_flux"]["fractional_difference"]
     assert fit["mean"] == pytest.approx(0.0, abs=3 * fit["mean_err"])
