@@ -38,7 +38,7 @@ def _stage_of(module: str) -> str | None:
 
 def test_the_stages_are_the_expected_ones():
     assert STAGES == ["build_model", "calibrate", "catalog", "characterize", "compare", "imaging",
-                      "simulate"]
+                      "report", "simulate"]
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -180,7 +180,7 @@ def test_injection_and_traversal_stop_before_any_task(tmp_path, row, column, val
     sheet.write_text("tile,preset,gain_field\n" + row.format(marker=marker) + "\n")
     proc = nextflow(["--input", str(sheet), "--outdir", str(tmp_path / "ss" / "o")], cwd=tmp_path)
     assert proc.returncode != 0
-    assert f"row 1" in proc.stdout and f"column {column}" in proc.stdout
+    assert "row 1" in proc.stdout and f"column {column}" in proc.stdout
     assert f"value '{value.format(marker=marker)}'" in proc.stdout
     assert not marker.exists() and _no_task_started(tmp_path)
     # Nextflow opens its trace in <outdir>/pipeline_info at start; nothing else is written.
