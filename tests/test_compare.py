@@ -17,7 +17,8 @@ from synthetic_images import make_sky, write_alpha_images, write_image, write_tr
 
 from calmodel.catalog.stage import make_catalog
 from calmodel.compare.settings import CompareSettings
-from calmodel.compare.stage import compare, gaussian_core_fit, match_one_to_one, _coords
+from calmodel.compare.stage import compare, gaussian_core_fit
+from calmodel.core.skymatch import match_one_to_one, sky_coords as _coords
 
 NOISE = 1e-4
 SCALE = 1.02

@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.wcs import WCS
@@ -68,7 +67,8 @@ from calmodel.compare.settings import CompareSettings
 from calmodel.core.constants import ARMS
 from calmodel.core.io import write_figure, write_json, write_table
 from calmodel.core.records import stage_record
-from calmodel.core.stats import mad_sigma
+from calmodel.core.skymatch import match_one_to_one, sky_coords
+from calmodel.core.stats import mad_sigma, median_with_error
 
 REQUIRED = ("RA", "DEC", "Total_flux", "Peak_flux")
 # quantity -> (unit, fractional difference too?)
@@ -195,37 +195,7 @@ def gaussian_core_fit(values, clip: float = CLIP, max_iter: int = 100) -> dict:
     return result
 
 
-def robust_stats(values) -> dict:
-    """Median, 1.4826 x MAD and the median's uncertainty, of the finite values."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return {"n": 0, "median": None, "robust_sigma": None, "median_err": None}
-    median = float(np.median(x))
-    sigma = mad_sigma(x, median)
-    # the median of a normal sample scatters sqrt(pi/2) more than its mean
-    return {"n": int(x.size), "median": median, "robust_sigma": sigma,
-            "median_err": math.sqrt(math.pi / 2.0) * sigma / math.sqrt(x.size)}
-
-
 # ---------------------------------------------------------------- matching
-
-
-def _coords(ra, dec) -> SkyCoord:
-    return SkyCoord(np.atleast_1d(np.asarray(ra, float)) * u.deg,
-                    np.atleast_1d(np.asarray(dec, float)) * u.deg)
-
-
-def match_one_to_one(a: SkyCoord, b: SkyCoord, radius_arcsec: float):
-    """Indices (ia, ib) and separations (arcsec) of mutual nearest neighbours within radius."""
-    empty = np.zeros(0, int)
-    if len(a) == 0 or len(b) == 0:
-        return empty, empty, np.zeros(0)
-    ab, sep, _ = a.match_to_catalog_sky(b)
-    ba, _, _ = b.match_to_catalog_sky(a)
-    ia = np.arange(len(a))
-    keep = (sep.arcsec <= radius_arcsec) & (ba[ab] == ia)
-    return ia[keep], ab[keep], sep.arcsec[keep]
 
 
 def _median_or_none(values):
@@ -247,7 +217,7 @@ def _bright_distance(pairs: SkyCoord, self_index: np.ndarray, cat: Table, bright
     threshold = (float(bright_flux_jy) if bright_flux_jy is not None
                  else float(np.percentile(flux[finite], 95.0)))
     bright = np.flatnonzero(finite & (flux >= min(threshold, np.nanmax(flux))))
-    bright_coords = _coords(cat["RA"][bright], cat["DEC"][bright])
+    bright_coords = sky_coords(cat["RA"][bright], cat["DEC"][bright])
     idx1, sep1, _ = pairs.match_to_catalog_sky(bright_coords)
     dist = sep1.arcsec.copy()
     is_self = bright[idx1] == self_index
@@ -327,8 +297,8 @@ def truth_comparison(cat: Table, record: dict, truth: Table, radius_arcsec: floa
     rms = rms_jy if rms_jy is not None else record.get("image_rms_jy_per_beam")
     snr = _expected_peak(flux, sub, record.get("beam_arcsec")) / rms if rms else None
 
-    it, ic, sep = match_one_to_one(_coords(sub["ra_deg"], sub["dec_deg"]),
-                                   _coords(cat["RA"], cat["DEC"]), radius_arcsec)
+    it, ic, sep = match_one_to_one(sky_coords(sub["ra_deg"], sub["dec_deg"]),
+                                   sky_coords(cat["RA"], cat["DEC"]), radius_arcsec)
     detected = np.zeros(len(sub), bool)
     detected[it] = True
     ratio = np.asarray(cat["Total_flux"], float)[ic] / flux[it]
@@ -343,10 +313,10 @@ def truth_comparison(cat: Table, record: dict, truth: Table, radius_arcsec: floa
         "n_matched": len(it),
         "median_separation_arcsec": float(np.median(sep)) if len(sep) else None,
         "rms_jy_per_beam": rms,
-        "flux_ratio": robust_stats(ratio),
-        "flux_ratio_bright": {"snr_min": bright_snr, **robust_stats(ratio[bright])},
-        "alpha_error": robust_stats(alpha_err),
-        "alpha_error_bright": {"snr_min": bright_snr, **robust_stats(alpha_err[bright])},
+        "flux_ratio": median_with_error(ratio),
+        "flux_ratio_bright": {"snr_min": bright_snr, **median_with_error(ratio[bright])},
+        "alpha_error": median_with_error(alpha_err),
+        "alpha_error_bright": {"snr_min": bright_snr, **median_with_error(alpha_err[bright])},
         "completeness": _completeness(detected, snr, completeness_snr),
         "completeness_bright": _completeness(detected, snr, bright_snr),
         "false_detections": {"n": n_false, "fraction": n_false / len(cat) if len(cat) else None},
@@ -500,7 +470,7 @@ def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = 
     cats = {"model": read_catalog(model_cat), "nomodel": read_catalog(nomodel_cat)}
     truth_table = read_truth(truth) if truth is not None else None
     m, n = cats["model"], cats["nomodel"]
-    im, inm, sep = match_one_to_one(_coords(m["RA"], m["DEC"]), _coords(n["RA"], n["DEC"]),
+    im, inm, sep = match_one_to_one(sky_coords(m["RA"], m["DEC"]), sky_coords(n["RA"], n["DEC"]),
                                     match_radius_arcsec)
 
     pairs = Table()
@@ -537,7 +507,7 @@ def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = 
         pairs["nsigma_frac_Total_flux"] = np.full(len(pairs), np.nan)
     pairs["outlier"] = np.abs(np.nan_to_num(pairs["nsigma_frac_Total_flux"])) > outlier_sigma
     pairs["bright_dist_arcsec"], bright_threshold = _bright_distance(
-        _coords(pairs["RA"], pairs["DEC"]), inm, n, bright_flux_jy)
+        sky_coords(pairs["RA"], pairs["DEC"]), inm, n, bright_flux_jy)
     outlier_rows = pairs[pairs["outlier"]]
     outliers = {
         "n_sigma": outlier_sigma,
@@ -567,7 +537,7 @@ def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = 
           if tp["model"].size >= 2 and tp["nomodel"].size >= 2 else None)
     tp["ks_statistic"] = float(ks.statistic) if ks else None
     tp["ks_pvalue"] = float(ks.pvalue) if ks else None
-    total_over_peak = {arm: robust_stats(tp[arm]) for arm in ARMS}
+    total_over_peak = {arm: median_with_error(tp[arm]) for arm in ARMS}
     total_over_peak.update({"ks_statistic": tp["ks_statistic"], "ks_pvalue": tp["ks_pvalue"]})
 
     truth_numbers, truth_arrays = None, None

@@ -15,16 +15,13 @@ arm's ratio to the truth is given over the same components.
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
-
+from calmodel.core.skymatch import match_one_to_one, sky_coords
+from calmodel.core.stats import median_with_error
 from calmodel.report.values import number
 
-MAD_TO_SIGMA = 1.4826
-ARCSEC_PER_RADIAN = 180.0 * 3600.0 / math.pi
 
 
 def read_csv_columns(path: Path) -> dict[str, list[str]] | None:
@@ -41,32 +38,12 @@ def _floats(columns: dict, name: str) -> np.ndarray:
     return np.array([float(v) if v not in ("", None) else np.nan for v in columns[name]])
 
 
-def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
-    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
-    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
-
-
-def mutual_nearest(a: np.ndarray, b: np.ndarray, radius_arcsec: float):
-    """Index pairs (ia, ib) of unit vectors that are each other's nearest within radius."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros(0, int), np.zeros(0, int)
-    chord = 2.0 * math.sin(radius_arcsec / ARCSEC_PER_RADIAN / 2.0)
-    dist_ab, ab = cKDTree(b).query(a)
-    _, ba = cKDTree(a).query(b)
-    ia = np.arange(len(a))
-    keep = (dist_ab <= chord) & (ba[ab] == ia)
-    return ia[keep], ab[keep]
-
-
 def robust_median(values: np.ndarray) -> dict:
-    x = values[np.isfinite(values)]
-    if x.size == 0:
-        return {"mean": None, "mean_err": None, "sigma": None, "n": 0, "n_core": 0}
-    median = float(np.median(x))
-    sigma = MAD_TO_SIGMA * float(np.median(np.abs(x - median)))
-    # a median scatters sqrt(pi/2) more than a mean of a normal sample
-    return {"mean": median, "mean_err": math.sqrt(math.pi / 2.0) * sigma / math.sqrt(x.size),
-            "sigma": sigma, "n": int(x.size), "n_core": int(x.size), "statistic": "median"}
+    """The median with its error, in the shape of compare's Gaussian-core fits (mean,
+    mean_err, sigma, n, n_core) so that verdicts and tables read both alike."""
+    stats = median_with_error(values)
+    return {"mean": stats["median"], "mean_err": stats["median_err"], "sigma": stats["robust_sigma"],
+            "n": stats["n"], "n_core": stats["n"], "statistic": "median"}
 
 
 def paired_against_truth(matched: dict, truth: dict, field: str | None, radius_arcsec: float,
@@ -86,9 +63,9 @@ def paired_against_truth(matched: dict, truth: dict, field: str | None, radius_a
         true_flux = true_flux * np.nan_to_num(ratio ** np.nan_to_num(_floats(truth, "alpha")[keep]), nan=1.0)
     point = (np.nan_to_num(_floats(truth, "maj_arcsec")[keep]) <= 0.0 if "maj_arcsec" in truth
              else np.ones(keep.sum(), bool))
-    im, it = mutual_nearest(
-        unit_vectors(_floats(matched, "RA"), _floats(matched, "DEC")),
-        unit_vectors(_floats(truth, "ra_deg")[keep], _floats(truth, "dec_deg")[keep]),
+    im, it, _ = match_one_to_one(
+        sky_coords(_floats(matched, "RA"), _floats(matched, "DEC")),
+        sky_coords(_floats(truth, "ra_deg")[keep], _floats(truth, "dec_deg")[keep]),
         radius_arcsec)
     out: dict = {"n_paired_with_truth": int(len(im)), "frequency_hz": frequency_hz}
     for key, quantity, subset in (("total_flux", "Total_flux", np.ones(len(it), bool)),

@@ -19,8 +19,15 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from calmodel.report.paired_truth import ARCSEC_PER_RADIAN, unit_vectors
 from calmodel.report.values import get_in, number, read_json_object
+
+ARCSEC_PER_RADIAN = 180.0 * 3600.0 / math.pi
+
+
+def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
+    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+
 
 IN_SCOPE, OUT_OF_SCOPE, UNKNOWN_SCOPE = "in-scope", "out-of-scope", "scope-unknown"
 SCOPES = (IN_SCOPE, OUT_OF_SCOPE, UNKNOWN_SCOPE)
