@@ -3,7 +3,7 @@
 On a private copy of the calibrator's data (already calibrated under the point-source
 assumption), loop over solution intervals from the scan length down to one integration:
 
-    image (mtmfs, nterms=2, static mask, deeper each round) -> gaincal calmode='ap',
+    image (mtmfs, nterms 2 or 1 by core.wideband, static mask, deeper each round) -> gaincal calmode='ap',
     solnorm=True, per spw and polarisation -> applycal -> image again at the same depth
 
 A solint is accepted, in the spirit of auto_selfcal, only if the peak S/N and the
@@ -14,6 +14,12 @@ model's negative flux stays below `max_negative_fraction` of its positive flux (
 avoided models where tclean had dug into the noise). If emission above the mask
 threshold lies outside the static mask at the end, the mask is expanded and the whole
 loop rerun once.
+
+If no solint is accepted, the model is the input calibration's image cleaned to
+`nsigma_floor` (not the shallow first round). A narrow band (core.wideband: one frequency or
+a fractional bandwidth below `min_fractional_bandwidth`) is imaged with nterms 1; model.tt1
+is then written as zeros (alpha 0) and build_model.json says why (`taylor_terms`). Without
+--field, the calibrator is the first gain calibrator of core.roles, else the only field.
 
 Outputs: model.tt0, model.tt1 (CASA images), model.cl (one point component per model
 pixel above `component_threshold` x the model peak, with spectral index tt1/tt0),
@@ -225,6 +231,7 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     best = chosen.post
     record = stage_record("build_model", asdict(settings) | {"input": str(input_path)}, {
         "field": settings.field, "field_reason": field_reason, "model_source": model_source, "taylor_terms": terms.as_record(),
+        "model_spectral_index": "tt1/tt0 per pixel" if terms.nterms > 1 else "0 (nterms 1: model.tt1 is zeros)",
         "starting_calibration": start["description"], "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
         "mask_expanded": expanded, "mask_pixels": int(mask.sum()),
         "rounds": [asdict(r) for r in rounds], "chosen_solint": chosen.solint,

@@ -64,9 +64,9 @@ def taylor_terms(ms: Path, min_fractional_bandwidth: float, wanted: int = 2) -> 
         return TaylorTerms(1, n_freq, frac, "one Taylor term asked for")
     if n_freq < 2:
         return TaylorTerms(1, n_freq, frac, f"{n_freq} distinct frequency: no spectral index can be "
-                                            "fitted; nterms 1, alpha 0")
+                                            "fitted; nterms 1")
     if frac < min_fractional_bandwidth:
         return TaylorTerms(1, n_freq, frac, f"fractional bandwidth {frac:.4f} < {min_fractional_bandwidth}: "
-                                            "too narrow to constrain a spectral index; nterms 1, alpha 0")
+                                            "too narrow to constrain a spectral index; nterms 1")
     return TaylorTerms(wanted, n_freq, frac, f"fractional bandwidth {frac:.4f} >= {min_fractional_bandwidth} "
                                              f"over {n_freq} frequencies: nterms {wanted}")
