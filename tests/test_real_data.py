@@ -3,9 +3,10 @@ no scan intents, no options beyond --ms and --out (issue 12).
 
 Criteria and tolerances were chosen from the sources named here before the runs.
 
-Run times on the shared 2-core machine when written (CLI run alone): NGC5921 calibrate 17 s,
-3C273XC1 build-model 40 s (both in the default run); NGC5921 calibrate + SE image 90 s
-(marked slow: it re-runs the calibration).
+Run times on the shared 2-core machine when written: NGC5921 calibrate 17 s alone (37 s as a
+test beside another test run), 3C273XC1 build-model 40 s alone (80 s) - both in the default
+run; NGC5921 calibrate + SE image 90 s alone (113 s), marked slow since it repeats the
+calibration.
 """
 
 from __future__ import annotations
