@@ -20,6 +20,8 @@ class ImagingSettings:
     nsigma: float | None = None  # default: NSIGMA[mode]
     niter: int = 20000
     reffreq_ghz: float = 3.0  # SE (mtmfs) reference frequency
+    # SE: nterms 2 only above this fractional bandwidth, else nterms 1 and NaN alpha (core.wideband)
+    min_fractional_bandwidth: float = 0.15
     selfcal_combine: str = ""  # '' (per spw, per scan, as VLASS-SE) or 'spw'
     selfcal_nsigma: float = 5.0  # depth of the shallow clean that makes the self-cal model
     selfcal_minsnr: float = 3.0
