@@ -21,9 +21,6 @@ NF_FILES = ["main.nf", *sorted(str(p.relative_to(REPO)) for p in
 SCHEMA = json.loads((REPO / "nextflow_schema.json").read_text())
 INPUT_SCHEMA = json.loads((REPO / "assets" / "schema_input.json").read_text())
 PARAMS = {name: prop for group in SCHEMA["$defs"].values() for name, prop in group["properties"].items()}
-# Options agreed with other branches that this calmodel may not have yet; the module
-# checks `calmodel report --help` before using --manifest.
-PENDING = {("report", "--manifest")}
 
 
 def nextflow(args, cwd, check=False, env=None, timeout=300):
@@ -45,7 +42,7 @@ def test_every_module_option_exists_in_the_click_command():
                 assert command in cli.commands, f"{module}: unknown command 'calmodel {command}'"
                 known = {"--help"} | {opt for param in cli.commands[command].params for opt in param.opts}
                 for option in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", rest):
-                    assert option in known or (command, option) in PENDING, \
+                    assert option in known, \
                         f"{module}: 'calmodel {command}' has no option {option}"
                 seen += 1
     assert seen >= 9

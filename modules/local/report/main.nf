@@ -34,20 +34,7 @@ process REPORT {
     tile,field,mode,arm,stage,path
     ${rows.join('\n    ')}
     MANIFEST
-    if calmodel report --help | grep -q -- '--manifest'; then
-        calmodel report --manifest manifest.csv --out report ${args}
-    else
-        # A calmodel without --manifest reads a record's identity from a meta.json beside it:
-        # one folder per manifest row, linking the record's folder and holding that meta.json.
-        n=0
-        tail -n +2 manifest.csv | while IFS=, read -r tile field mode arm stage path; do
-            n=\$((n + 1))
-            mkdir -p "legacy/\$n"
-            ln -s "\$PWD/\$(dirname "\$path")"/* "legacy/\$n/"
-            printf '{"tile": "%s", "field": "%s", "mode": "%s", "arm": "%s"}\\n' "\$tile" "\$field" "\$mode" "\$arm" > "legacy/\$n/meta.json"
-        done
-        calmodel report --out report legacy ${args}
-    fi
+    calmodel report --manifest manifest.csv --out report ${args}
     """
 
     stub:
