@@ -227,6 +227,7 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     model_cl = images_to_component_list(out / "model.tt0", out / "model.tt1", out / "model.cl",
                                         settings.component_threshold, settings.normalise)
     _plots(out, rounds, prefix, chosen)
+    components = read_components(model_cl)
     first = rounds[0].pre
     best = chosen.post
     record = stage_record("build_model", asdict(settings) | {"input": str(input_path)}, {
@@ -237,7 +238,9 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
         "rounds": [asdict(r) for r in rounds], "chosen_solint": chosen.solint,
         "initial_rms_jy": first["rms_jy"], "final_rms_jy": best["rms_jy"],
         "initial_snr": first["snr"], "final_snr": best["snr"],
-        "model_total_flux_jy": _cl_total(model_cl), "n_components": _cl_length(model_cl),
+        "model_total_flux_jy": total_flux(components), "n_components": len(components),
+        # each component, so that the report can judge the memo's scope (core vs secondaries)
+        "components": [asdict(c) for c in components],
         "outputs": {"model_cl": "model.cl", "model_tt0": "model.tt0", "model_tt1": "model.tt1"},
     }, started)
     write_json(out / "build_model.json", record)
@@ -352,14 +355,6 @@ def _choose(rounds: list[RoundRecord], settings: BuildModelSettings) -> RoundRec
     accepted = [r for r in rounds if r.accepted]
     clean = [r for r in accepted if r.negative_fraction <= settings.max_negative_fraction]
     return (clean or accepted or rounds[:1])[-1]
-
-
-def _cl_total(path: Path) -> float:
-    return total_flux(read_components(path))
-
-
-def _cl_length(path: Path) -> int:
-    return len(read_components(path))
 
 
 def _plots(out: Path, rounds: list[RoundRecord], chosen_prefix: str, chosen: RoundRecord) -> None:
