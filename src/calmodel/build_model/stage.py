@@ -40,7 +40,7 @@ from calmodel.build_model.settings import BuildModelSettings
 from calmodel.core.casa import casa_log_to, casa_tools, run_task
 from calmodel.core.components import images_to_component_list, read_components, total_flux
 from calmodel.core.constants import C_LIGHT
-from calmodel.core.images import image_beam, read_plane
+from calmodel.core.images import image_beam, image_like, read_plane
 from calmodel.core.io import write_json
 from calmodel.core.ms import copy_ms, field_names, open_input, reference_antenna, spw_info
 from calmodel.core.precal import CalibratorModel, precalibrate
@@ -110,19 +110,6 @@ def image_stats(prefix: str, mask: np.ndarray, cell_arcsec: float) -> dict:
             "near_field_snr": peak / near_rms if near_rms > 0 else float("inf"),
             "beam_major_arcsec": bmaj, "beam_minor_arcsec": bmin, "beam_area": bmaj * bmin,
             "model_positive_jy": positive, "model_negative_jy": negative}
-
-
-def _write_mask(template: str, mask: np.ndarray, path: Path) -> str:
-    ia = casa_tools().tools.image()
-    ia.open(template)
-    csys = ia.coordsys().torecord()
-    shape = ia.shape()
-    ia.close()
-    if path.exists():
-        shutil.rmtree(path)
-    ia.fromarray(outfile=str(path), pixels=mask.astype(float).reshape(shape), csys=csys, overwrite=True)
-    ia.close()
-    return str(path)
 
 
 def source_mask(image: np.ndarray, rms: float, threshold_sigma: float, grow_pixels: int) -> np.ndarray:
@@ -223,7 +210,7 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
         if Path(f"{prefix}.model.{term}").is_dir():
             shutil.copytree(f"{prefix}.model.{term}", target)
         else:  # nterms 1: the model's spectral index is 0, written as a zero tt1 (the contract)
-            _zero_image(out / "model.tt0", target)
+            image_like(out / "model.tt0", target, 0.0)
     model_cl = images_to_component_list(out / "model.tt0", out / "model.tt1", out / "model.cl",
                                         settings.component_threshold, settings.normalise)
     _plots(out, rounds, prefix, chosen)
@@ -295,7 +282,7 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, ter
         mask = source_mask(image, rms, settings.mask_threshold_sigma, 2)
         if not mask.any():
             raise CalmodelError(f"no emission above {settings.mask_threshold_sigma} sigma on '{settings.field}'")
-    mask_file = _write_mask(f"{dirty}.image.tt0", mask, mask_path)
+    mask_file = str(image_like(Path(f"{dirty}.image.tt0"), mask_path, mask))
     n = len(intervals)
     depths = np.geomspace(settings.nsigma_start, settings.nsigma_floor, n).tolist()
     rounds: list[RoundRecord] = []
@@ -333,18 +320,6 @@ def _default_field(source: Path, label: Path) -> tuple[str, str]:
         return roles.fields[0], "the only field of the MS"
     raise CalmodelError(f"no gain calibrator found in {label} ({roles.reasons['gain_calibrators']}); "
                         f"name it with --field (fields: {', '.join(roles.fields)})")
-
-
-def _zero_image(template: Path, path: Path) -> None:
-    """An image like ``template`` with every pixel 0."""
-    ia = casa_tools().tools.image()
-    ia.open(str(template))
-    try:
-        csys, shape = ia.coordsys().torecord(), ia.shape()
-    finally:
-        ia.close()
-    ia.fromarray(outfile=str(path), pixels=np.zeros(shape), csys=csys, overwrite=True)
-    ia.close()
 
 
 def _last_prefix(work: Path, rounds: list[RoundRecord]) -> str:

@@ -4,6 +4,7 @@ frequency, the peak, and FITS export with the checks PyBDSF needs."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,20 @@ def check_fits(path: Path, label: str) -> None:
         raise CalmodelError(f"exported {label} lacks a FREQ axis with CRVAL")
 
 
+def image_like(template: Path, path: Path, pixels) -> Path:
+    """A CASA image at ``path`` on the grid of ``template``: ``pixels`` is a number for every
+    pixel (0 for a flat spectral index, NaN for one not measured) or an array of the
+    template's plane shape (a mask). Replaces anything at ``path``."""
+    ia = casa_tools().tools.image()
+    ia.open(str(template))
+    try:
+        csys, shape = ia.coordsys().torecord(), ia.shape()
+    finally:
+        ia.close()
+    values = np.full(shape, float(pixels)) if np.isscalar(pixels) else \
+        np.asarray(pixels, dtype=float).reshape(shape)
+    if Path(path).exists():
+        shutil.rmtree(path)
+    ia.fromarray(outfile=str(path), pixels=values, csys=csys, overwrite=True)
+    ia.close()
+    return Path(path)

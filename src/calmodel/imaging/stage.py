@@ -28,7 +28,8 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.core.casa import casa_log_to, casa_tools, run_task
 from calmodel.core.constants import MODES
-from calmodel.core.images import export_fits, image_beam, image_frequency_hz, peak, read_plane, temporary_name
+from calmodel.core.images import (export_fits, image_beam, image_frequency_hz, image_like, peak, read_plane,
+                                   temporary_name)
 from calmodel.core.io import write_json
 from calmodel.core.ms import data_column, field_ids, open_input, uv_extent
 from calmodel.core.naming import image_name, image_products
@@ -166,7 +167,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                                          Path(f"{base}.residual.tt0"))
             if terms.nterms < 2:  # no spectral index from this band: NaN alpha images (not measured)
                 for suffix in ("alpha", "alpha.error"):
-                    _blank_like(Path(f"{base}.image.tt0"), Path(f"{base}.{suffix}"))
+                    image_like(Path(f"{base}.image.tt0"), Path(f"{base}.{suffix}"), np.nan)
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
                       "reffreq_hz": settings.reffreq_ghz * 1e9,
                       "mask": mask if settings.automask else "none (whole image)"}
@@ -265,16 +266,3 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                          record=record, rms_jy=rms, peak_jy=brightest["peak_jy"],
                          beam_arcsec=(beam["major_arcsec"], beam["minor_arcsec"], beam["pa_deg"]),
                          cell_arcsec=cell, imsize=imsize, selfcal=selfcal_record)
-
-
-
-def _blank_like(template: Path, path: Path) -> None:
-    """An image like ``template`` with every pixel NaN: a spectral index that was not measured."""
-    ia = casa_tools().tools.image()
-    ia.open(str(template))
-    try:
-        csys, shape = ia.coordsys().torecord(), ia.shape()
-    finally:
-        ia.close()
-    ia.fromarray(outfile=str(path), pixels=np.full(shape, np.nan), csys=csys, overwrite=True)
-    ia.close()
