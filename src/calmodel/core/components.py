@@ -17,6 +17,7 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.core.casa import casa_tools, run_task
 from calmodel.core.images import read_plane
+from calmodel.core.io import copy_tree
 from calmodel.core.sky import Component
 
 
@@ -85,7 +86,7 @@ def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float) -> Pa
     """Copy of a component list with every flux times ``factor`` and every index + ``alpha_shift``."""
     if Path(dst).exists():
         shutil.rmtree(dst)
-    shutil.copytree(src, dst)
+    copy_tree(src, dst)  # writable even if src is not: it is opened for writing below
     cl = casa_tools().tools.componentlist()
     cl.open(str(dst), nomodify=False)
     try:

@@ -9,7 +9,6 @@ picks a reference antenna. Nothing here ever writes beside, or into, the input.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.core.casa import CasaTaskError, casa_tools, run_task
 from calmodel.core.constants import C_LIGHT, RAD_TO_ARCSEC
-from calmodel.core.io import atomic_dir
+from calmodel.core.io import atomic_dir, copy_tree
 
 UVFITS_SUFFIXES = (".fits", ".uvfits", ".uvf")
 
@@ -96,11 +95,11 @@ def open_input(path: Path, workdir: Path) -> Path:
 
 
 def copy_ms(src: Path, dst: Path) -> Path:
-    """Copy the MS folder ``src`` to the new folder ``dst`` (which must not exist)."""
+    """Copy the MS folder ``src`` to the new folder ``dst`` (which must not exist), writable
+    even when ``src`` is read-only."""
     if Path(dst).exists():
         raise CalmodelError(f"refusing to overwrite existing folder: {dst}")
-    shutil.copytree(src, dst, symlinks=True)
-    return Path(dst)
+    return copy_tree(src, dst, symlinks=True)
 
 
 def _msmd(ms: Path):
@@ -193,6 +192,27 @@ def data_column(ms: Path) -> str:
     finally:
         tb.close()
     return "corrected" if "CORRECTED_DATA" in columns else "data"
+
+
+def check_column_has_data(ms: Path, column: str, ids: list[int], field: str,
+                          label: Path | None = None) -> None:
+    """A CalmodelError naming the column and field when the field has no unflagged, non-zero
+    visibility in ``column`` ('data' or 'corrected'): imaging it would give an all-zero image
+    that looks like a result (e.g. an empty CORRECTED_DATA of an uncalibrated MS)."""
+    name = {"data": "DATA", "corrected": "CORRECTED_DATA"}.get(column, column)
+    tb = casa_tools().tools.table()
+    tb.open(str(ms))
+    try:
+        selection = ",".join(str(i) for i in ids)
+        sel = tb.query(f"FIELD_ID IN [{selection}] && !FLAG_ROW && any(!FLAG && abs({name}) > 0)",
+                       columns="FIELD_ID")
+        n = sel.nrows()
+        sel.close()
+    finally:
+        tb.close()
+    if n == 0:
+        raise CalmodelError(f"column {name} of field '{field}' in {label or ms} is all zero or all "
+                            "flagged: nothing to use (an uncalibrated MS? calibrate it first)")
 
 
 @dataclass(frozen=True)
