@@ -102,9 +102,26 @@ def copy_ms(src: Path, dst: Path) -> Path:
     return copy_tree(src, dst, symlinks=True)
 
 
+def _unreadable(path: Path, err: Exception) -> CalmodelError:
+    first = (str(err).splitlines() or [type(err).__name__])[0].strip()
+    return CalmodelError(f"cannot read table {path}: {first} (a truncated or corrupt input?)")
+
+
+def _open(tb, path: Path, **kwargs) -> None:
+    """Open a casacore table; a broken table (truncated, corrupt) is bad input, not a crash."""
+    try:
+        tb.open(str(path), **kwargs)
+    except RuntimeError as err:  # casacore's IO errors arrive as bare RuntimeError
+        raise _unreadable(path, err) from err
+
+
 def _msmd(ms: Path):
     md = casa_tools().tools.msmetadata()
-    if not md.open(str(ms)):
+    try:
+        opened = md.open(str(ms))
+    except RuntimeError as err:  # e.g. "FilebufIO::readBlock - incorrect number of bytes read"
+        raise _unreadable(ms, err) from err
+    if not opened:
         raise CalmodelError(f"cannot open measurement set: {ms}")
     return md
 
@@ -167,7 +184,7 @@ def field_ids(ms: Path, field: str, label: Path | None = None) -> list[int]:
 def integration_time(ms: Path) -> float:
     """The median INTERVAL of the main table (seconds)."""
     tb = casa_tools().tools.table()
-    tb.open(str(ms))
+    _open(tb, ms)
     exposure = float(np.median(tb.getcol("INTERVAL")))
     tb.close()
     return exposure
@@ -176,7 +193,7 @@ def integration_time(ms: Path) -> float:
 def field_position(ms: Path, name: str) -> tuple[float, float]:
     """(ra, dec) in degrees of the phase centre of field ``name``."""
     tb = casa_tools().tools.table()
-    tb.open(str(ms / "FIELD"))
+    _open(tb, ms / "FIELD")
     names = list(tb.getcol("NAME"))
     direction = tb.getcol("PHASE_DIR")[:, 0, names.index(name)]
     tb.close()
@@ -186,7 +203,7 @@ def field_position(ms: Path, name: str) -> tuple[float, float]:
 def data_column(ms: Path) -> str:
     """'corrected' if the MS has a CORRECTED_DATA column, else 'data'."""
     tb = casa_tools().tools.table()
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         columns = tb.colnames()
     finally:
@@ -201,7 +218,7 @@ def check_column_has_data(ms: Path, column: str, ids: list[int], field: str,
     that looks like a result (e.g. an empty CORRECTED_DATA of an uncalibrated MS)."""
     name = {"data": "DATA", "corrected": "CORRECTED_DATA"}.get(column, column)
     tb = casa_tools().tools.table()
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         selection = ",".join(str(i) for i in ids)
         sel = tb.query(f"FIELD_ID IN [{selection}] && !FLAG_ROW && any(!FLAG && abs({name}) > 0)",
@@ -235,13 +252,13 @@ def uv_extent(ms: Path, ids: list[int]) -> UvExtent:
     """Longest projected baseline and highest frequency among the fields' unflagged rows."""
     tools = casa_tools().tools
     tb = tools.table()
-    tb.open(str(ms / "DATA_DESCRIPTION"))
+    _open(tb, ms / "DATA_DESCRIPTION")
     dd_spw = tb.getcol("SPECTRAL_WINDOW_ID")
     tb.close()
-    tb.open(str(ms / "SPECTRAL_WINDOW"))
+    _open(tb, ms / "SPECTRAL_WINDOW")
     spw_max = [float(np.max(tb.getcell("CHAN_FREQ", i))) for i in range(tb.nrows())]
     tb.close()
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         selection = ",".join(str(i) for i in ids)
         sel = tb.query(f"FIELD_ID IN [{selection}] && !FLAG_ROW && any(!FLAG)", columns="UVW,DATA_DESC_ID")
@@ -281,7 +298,7 @@ def reference_antenna(ms: Path, fields: list[str] | None = None,
     if fields is not None:
         names = field_names(ms)
         conditions.insert(0, f"FIELD_ID IN {[names.index(f) for f in fields]}")
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         sub = tb.query(" && ".join(conditions), columns="ANTENNA1,ANTENNA2") if conditions else tb
         ants = np.concatenate([sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")])
@@ -292,7 +309,7 @@ def reference_antenna(ms: Path, fields: list[str] | None = None,
     if ants.size == 0:
         where = ", ".join(fields) if fields is not None else "any field"
         raise CalmodelError(f"no unflagged cross-correlations for {where} in {ms}")
-    tb.open(str(ms / "ANTENNA"))
+    _open(tb, ms / "ANTENNA")
     try:
         pos, names = tb.getcol("POSITION").T, list(tb.getcol("NAME"))
     finally:

@@ -8,8 +8,10 @@ Two rules every stage follows through :func:`stage_output` (its CLI wraps the st
 * After a failed run, ``--out`` holds no result that looks current: the previous run's
   record (``<stage>.json``, written last by every stage) and the products named by the
   stage are removed before the stage starts, and a failure leaves ``FAILED`` with the
-  one-line reason. A complete run removes ``FAILED``. The stage's work folders
-  (``scratch``: private copies of the input, often as large as it) go with a failure.
+  one-line reason. A complete run removes ``FAILED``. A failure also removes the
+  products the failed run had already written (a complete-looking report.html beside a
+  missing report.json, e.g. on a full disk) and the stage's work folders (``scratch``:
+  private copies of the input, often as large as it), which frees the space for FAILED.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def _remove(path: Path) -> None:
 def stage_output(out: Path, record: str, inputs: Iterable[Path | None] = (),
                  products: Iterable[str] = (), scratch: Iterable[str] = ()) -> Iterator[Path]:
     """Check ``out`` against ``inputs``, clear the previous run's ``record`` and
-    ``products`` (names inside ``out``), run the block; on failure remove ``scratch``
-    and write ``out/FAILED``."""
-    scratch = tuple(scratch)
+    ``products`` (names inside ``out``), run the block; on failure remove ``products``
+    and ``scratch`` again and write ``out/FAILED``."""
+    products, scratch = tuple(products), tuple(scratch)
     out = Path(out)
     check_out(out, inputs)
     failed = out / FAILED_NAME
@@ -64,8 +66,11 @@ def stage_output(out: Path, record: str, inputs: Iterable[Path | None] = (),
     try:
         yield out
     except Exception as err:
-        for name in scratch:
-            shutil.rmtree(out / name, ignore_errors=True)
+        for name in (*products, *scratch):
+            try:
+                _remove(out / name)
+            except OSError:  # best effort: the error being raised is the one to report
+                pass
         if out.is_dir():
             message = " ".join(str(err).split())[:300] or type(err).__name__
             try:
