@@ -31,28 +31,41 @@ def bounded(default: Any, low: float | None = None, high: float | None = None,
 
 
 class FiniteFloat(click.ParamType):
-    """A float that is finite and within optional bounds."""
+    """A float that is finite and within optional bounds (ints: see :class:`BoundedInt`)."""
 
     name = "float"
 
     def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False):
         self.low, self.high, self.low_open = low, high, low_open
 
+    def number(self, value, param, ctx) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
     def convert(self, value, param, ctx):
-        if isinstance(value, float) and math.isfinite(value):
-            number = value
-        else:
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                self.fail(f"{value!r} is not a number", param, ctx)
-            if not math.isfinite(number):
-                self.fail(f"{value!r} is not a finite number", param, ctx)
+        number = self.number(value, param, ctx)
         if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
             self.fail(f"{number:g} must be {'>' if self.low_open else '>='} {self.low:g}", param, ctx)
         if self.high is not None and number > self.high:
             self.fail(f"{number:g} must be <= {self.high:g}", param, ctx)
         return number
+
+
+class BoundedInt(FiniteFloat):
+    """An integer within bounds (click.IntRange would change how --help shows the default)."""
+
+    name = "integer"
+
+    def number(self, value, param, ctx) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an integer", param, ctx)
 
 
 def _typed(kind: Any, bounds: tuple) -> Any:
@@ -61,8 +74,7 @@ def _typed(kind: Any, bounds: tuple) -> Any:
     if kind is float:
         return FiniteFloat(low, high, low_open)
     if kind is int and (low is not None or high is not None):
-        return click.IntRange(None if low is None else int(low) + int(low_open),
-                              None if high is None else int(high))
+        return BoundedInt(low, high, low_open)
     return kind
 
 
