@@ -291,3 +291,18 @@ def test_click_types_are_the_finite_one():
     for name, command in main.commands.items():
         for param in command.params:
             assert not isinstance(param.type, click.types.FloatParamType), (name, param.opts)
+
+
+# ---------------------------------------------------------------- #10/#11 disk full
+
+def test_casa_console_disk_full_reaches_the_error(tmp_path):
+    from calmodel.core.casa import stage_console
+
+    out = tmp_path / "o"
+    out.mkdir()
+    with pytest.raises(OSError) as caught:
+        with stage_console(out):
+            os.write(2, b"SEVERE: TableProxy: No space left on device\n")  # as CASA's C++ writes it
+            raise RuntimeError("split failed")
+    assert "No space left on device" in str(caught.value) and "split failed" in str(caught.value)
+    assert "No space left" in (out / "casa_console.log").read_text()
