@@ -306,3 +306,15 @@ def test_casa_console_disk_full_reaches_the_error(tmp_path):
             raise RuntimeError("split failed")
     assert "No space left on device" in str(caught.value) and "split failed" in str(caught.value)
     assert "No space left" in (out / "casa_console.log").read_text()
+
+
+# ---------------------------------------------------------------- #12 corrupt component list
+
+def test_a_corrupt_component_list_is_bad_input(tile, tmp_path):
+    model = tmp_path / "model.cl"
+    shutil.copytree(tile / "truth" / "calibrator.cl", model)
+    os.truncate(model / "table.f0", 50)
+    out = tmp_path / "cal"
+    proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", model, "--no-statwt", "--out", out)
+    one_line_error(proc, 2, "cannot read component list", "model.cl")
+    assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
