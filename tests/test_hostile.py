@@ -201,7 +201,7 @@ def test_image_of_an_all_zero_column_is_an_error(tile, tmp_path):
     finally:
         tb.close()
     proc = calmodel("image", "--ms", ms, "--field", "T01", "--mode", "ql", "--out", tmp_path / "img")
-    one_line_error(proc, 2, "column DATA", "'T01'", "all zero")
+    one_line_error(proc, 2, "column DATA", "'T01'", "all zero, NaN or flagged")
     assert not (tmp_path / "img" / "image.json").exists()
 
 
@@ -318,3 +318,26 @@ def test_a_corrupt_component_list_is_bad_input(tile, tmp_path):
     proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", model, "--no-statwt", "--out", out)
     one_line_error(proc, 2, "cannot read component list", "model.cl")
     assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+
+
+# ---------------------------------------------------------------- #13 NaN calibrator data
+
+def test_a_calibrator_without_usable_data_is_named(tile, tmp_path):
+    from calmodel.core.casa import casa_tools
+    from calmodel.core.ms import field_names
+
+    ms = tmp_path / "nan.ms"
+    shutil.copytree(tile / "tile.ms", ms)
+    gain = field_names(ms).index("J1407+2827")
+    tb = casa_tools().tools.table()
+    tb.open(str(ms), nomodify=False)
+    try:
+        sel = tb.query(f"FIELD_ID == {gain}")
+        sel.putcol("DATA", sel.getcol("DATA") * float("nan"))
+        sel.close()
+    finally:
+        tb.close()
+    out = tmp_path / "cal"
+    proc = calmodel("calibrate", "--ms", ms, "--model", "none", "--no-statwt", "--out", out)
+    one_line_error(proc, 2, "'J1407+2827'", "no usable visibilities")
+    assert not (out / "scratch").exists()

@@ -36,8 +36,8 @@ from calmodel.core.casa import casa_log_to, casa_tools, run_task
 from calmodel.core.components import (images_to_component_list, point_model, read_components,
                                       rescaled_copy, total_flux, write_model_column)
 from calmodel.core.io import atomic_dir, copy_tree, write_json
-from calmodel.core.ms import (copy_ms, field_names, field_position, integration_time, open_input,
-                              reference_antenna, spw_info)
+from calmodel.core.ms import (check_column_has_data, copy_ms, field_ids, field_names, field_position,
+                              integration_time, open_input, reference_antenna, spw_info)
 from calmodel.core.precal import BandpassSolve, CalibratorModel, solve_bandpass, write_models
 from calmodel.core.records import stage_record
 from calmodel.core.roles import field_roles
@@ -132,6 +132,8 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     source = open_input(Path(input_path), scratch)
     vis = copy_ms(source, scratch / "working.ms")  # never touch the input
     flux, gain, targets = resolve_fields(vis, settings)
+    for calibrator in (flux, gain):  # CASA would only say "Error in Calibrater::fluxscale."
+        check_column_has_data(vis, "data", field_ids(vis, calibrator, input_path), calibrator, input_path)
     refant = settings.refant or reference_antenna(vis, [flux, gain])
     spws = spw_info(vis)
     ref_hz = float(np.mean([s.reffreq_hz for s in spws]))

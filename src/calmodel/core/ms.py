@@ -213,9 +213,10 @@ def data_column(ms: Path) -> str:
 
 def check_column_has_data(ms: Path, column: str, ids: list[int], field: str,
                           label: Path | None = None) -> None:
-    """A CalmodelError naming the column and field when the field has no unflagged, non-zero
-    visibility in ``column`` ('data' or 'corrected'): imaging it would give an all-zero image
-    that looks like a result (e.g. an empty CORRECTED_DATA of an uncalibrated MS)."""
+    """A CalmodelError naming the column and field when the field has no unflagged, non-zero,
+    finite visibility in ``column`` ('data' or 'corrected'): imaging it would give an all-zero
+    image that looks like a result (e.g. an empty CORRECTED_DATA of an uncalibrated MS), and
+    calibrating on it ends in CASA's "Error in Calibrater::fluxscale." (NaN > 0 is false)."""
     name = {"data": "DATA", "corrected": "CORRECTED_DATA"}.get(column, column)
     tb = casa_tools().tools.table()
     _open(tb, ms)
@@ -228,8 +229,9 @@ def check_column_has_data(ms: Path, column: str, ids: list[int], field: str,
     finally:
         tb.close()
     if n == 0:
-        raise CalmodelError(f"column {name} of field '{field}' in {label or ms} is all zero or all "
-                            "flagged: nothing to use (an uncalibrated MS? calibrate it first)")
+        hint = " (an uncalibrated MS? calibrate it first)" if name == "CORRECTED_DATA" else ""
+        raise CalmodelError(f"column {name} of field '{field}' in {label or ms} is all zero, NaN or "
+                            f"flagged: no usable visibilities{hint}")
 
 
 @dataclass(frozen=True)
