@@ -13,7 +13,7 @@ from calmodel.core.options import setting, settings_from
 @click.command("build-model")
 @click.option("--ms", "ms", required=True, type=click.Path(path_type=Path),
               help="The execution block (MS or UVFITS; never modified), or calibrated calibrator data.")
-@setting(S, "field", help="The calibrator field.")
+@setting(S, "field", help="The calibrator field (default: the gain calibrator by core.roles, else the only field).")
 @setting(S, "bandpass_field", help="Flux/bandpass calibrator (default: by intent; none: use DATA as is).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: model.cl, model.tt0, model.tt1, build_model.json, PNGs.")
@@ -24,6 +24,7 @@ from calmodel.core.options import setting, settings_from
 @setting(S, "expand_mask", "--mask-expansion/--no-mask-expansion",
          help="Rerun once with an expanded mask if emission lies outside the static mask.")
 @setting(S, "reffreq_ghz", "--reffreq", help="mtmfs reference (GHz).")
+@setting(S, "min_fractional_bandwidth", help="Smallest fractional bandwidth for nterms 2 (else nterms 1, alpha 0).")
 def command(ms: Path, out: Path, **params) -> None:
     """Self-calibrate the calibrator and export its model (memo Section 3.1)."""
     from calmodel.build_model.stage import build_model

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BuildModelSettings:
-    field: str
+    field: str | None = None  # default: the gain calibrator (core.roles), else the only field
     refant: str = ""
     nsigma_start: float = 30.0  # first (shallow) clean depth, in units of the residual RMS
     nsigma_floor: float = 3.0  # deepest clean
@@ -23,3 +23,5 @@ class BuildModelSettings:
     component_threshold: float = 1e-3  # of the model's peak pixel
     normalise: bool = False  # scale model.cl to 1 Jy total (for flux bootstrapping)
     minsnr: float = 3.0
+    # nterms 2 only above this fractional bandwidth (core.wideband: the rule and its reason)
+    min_fractional_bandwidth: float = 0.15

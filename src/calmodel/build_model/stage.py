@@ -3,7 +3,7 @@
 On a private copy of the calibrator's data (already calibrated under the point-source
 assumption), loop over solution intervals from the scan length down to one integration:
 
-    image (mtmfs, nterms=2, static mask, deeper each round) -> gaincal calmode='ap',
+    image (mtmfs, nterms 2 or 1 by core.wideband, static mask, deeper each round) -> gaincal calmode='ap',
     solnorm=True, per spw and polarisation -> applycal -> image again at the same depth
 
 A solint is accepted, in the spirit of auto_selfcal, only if the peak S/N and the
@@ -15,6 +15,12 @@ avoided models where tclean had dug into the noise). If emission above the mask
 threshold lies outside the static mask at the end, the mask is expanded and the whole
 loop rerun once.
 
+If no solint is accepted, the model is the input calibration's image cleaned to
+`nsigma_floor` (not the shallow first round). A narrow band (core.wideband: one frequency or
+a fractional bandwidth below `min_fractional_bandwidth`) is imaged with nterms 1; model.tt1
+is then written as zeros (alpha 0) and build_model.json says why (`taylor_terms`). Without
+--field, the calibrator is the first gain calibrator of core.roles, else the only field.
+
 Outputs: model.tt0, model.tt1 (CASA images), model.cl (one point component per model
 pixel above `component_threshold` x the model peak, with spectral index tt1/tt0),
 build_model.json and PNG diagnostics.
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +47,7 @@ from calmodel.core.precal import CalibratorModel, precalibrate
 from calmodel.core.records import stage_record
 from calmodel.core.roles import field_roles
 from calmodel.core.stats import robust_rms
+from calmodel.core.wideband import TaylorTerms, taylor_terms
 
 
 @dataclass
@@ -169,6 +176,10 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
         shutil.rmtree(work)
     work.mkdir()
     source = open_input(Path(input_path), work)
+    field_reason = "named"
+    if settings.field is None:
+        chosen_field, field_reason = _default_field(source, input_path)
+        settings = replace(settings, field=chosen_field)
     if settings.field not in field_names(source):
         raise CalmodelError(f"field '{settings.field}' not in {input_path} (fields: {', '.join(field_names(source))})")
     vis = work / "calibrator.ms"
@@ -177,9 +188,10 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
              field=settings.field, datacolumn=start["column"], keepflags=False)
     cell, imsize = image_geometry(vis, settings)
     intervals = solints(vis)
+    terms = taylor_terms(vis, settings.min_fractional_bandwidth)
 
     mask_path = work / "mask.im"
-    rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, None)
+    rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, None, terms)
     expanded = False
     if settings.expand_mask:
         final = _last_prefix(work, rounds)
@@ -191,21 +203,36 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
         if np.any(wanted & ~mask):
             expanded = True
             shutil.rmtree(work / "images", ignore_errors=True)
-            rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask | wanted)
+            rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask | wanted, terms)
 
     chosen = _choose(rounds, settings)
     prefix = str(work / "images" / f"r{rounds.index(chosen)}_post")
+    model_source = f"post-selfcal image of solint {chosen.solint}"
+    if not chosen.accepted:
+        # No solint improved on the input calibration: the model is that calibration's image,
+        # cleaned as deep as the loop would have gone (nsigma_floor), not the shallow first
+        # round (which holds only the brightest peak of a resolved source).
+        prefix = str(work / "images" / "input_deep")
+        run_task("clearcal", vis=str(vis), addmodel=True)
+        _tclean(vis, prefix, cell, imsize, settings.nsigma_floor, str(mask_path), settings.reffreq_ghz,
+                terms.nterms)
+        model_source = f"input calibration (no solint accepted), cleaned to {settings.nsigma_floor} sigma"
     for term in ("tt0", "tt1"):
         target = out / f"model.{term}"
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(f"{prefix}.model.{term}", target)
+        if Path(f"{prefix}.model.{term}").is_dir():
+            shutil.copytree(f"{prefix}.model.{term}", target)
+        else:  # nterms 1: the model's spectral index is 0, written as a zero tt1 (the contract)
+            _zero_image(out / "model.tt0", target)
     model_cl = images_to_component_list(out / "model.tt0", out / "model.tt1", out / "model.cl",
                                         settings.component_threshold, settings.normalise)
     _plots(out, rounds, prefix, chosen)
     first = rounds[0].pre
     best = chosen.post
     record = stage_record("build_model", asdict(settings) | {"input": str(input_path)}, {
-        "field": settings.field, "starting_calibration": start["description"], "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
+        "field": settings.field, "field_reason": field_reason, "model_source": model_source, "taylor_terms": terms.as_record(),
+        "model_spectral_index": "tt1/tt0 per pixel" if terms.nterms > 1 else "0 (nterms 1: model.tt1 is zeros)",
+        "starting_calibration": start["description"], "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
         "mask_expanded": expanded, "mask_pixels": int(mask.sum()),
         "rounds": [asdict(r) for r in rounds], "chosen_solint": chosen.solint,
         "initial_rms_jy": first["rms_jy"], "final_rms_jy": best["rms_jy"],
@@ -243,21 +270,22 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
 
 
 def _tclean(vis: Path, prefix: str, cell: float, imsize: int, nsigma: float, mask: str, reffreq_ghz: float,
-            niter: int = 100000) -> None:
+            nterms: int, niter: int = 100000) -> None:
+    # mtmfs also for nterms 1, so that every product keeps its .tt0 name
     run_task(
         "tclean", f"image {Path(prefix).name}", vis=str(vis), imagename=prefix, datacolumn="corrected",
         imsize=imsize, cell=f"{cell}arcsec",
-        specmode="mfs", deconvolver="mtmfs", nterms=2, reffreq=f"{reffreq_ghz}GHz", gridder="standard",
+        specmode="mfs", deconvolver="mtmfs", nterms=nterms, reffreq=f"{reffreq_ghz}GHz", gridder="standard",
         weighting="briggs", robust=0.5, niter=niter, nsigma=nsigma, cycleniter=500, gain=0.1,
         usemask="user", mask=mask, savemodel="modelcolumn", pblimit=-0.1)
 
 
-def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
+def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, terms: TaylorTerms):
     images = work / "images"
     images.mkdir(exist_ok=True)
     run_task("clearcal", vis=str(vis), addmodel=True)  # CORRECTED = DATA: start from the input calibration
     dirty = str(images / "dirty")  # also the template for the mask image
-    _tclean(vis, dirty, cell, imsize, 0.0, "", settings.reffreq_ghz, niter=0)
+    _tclean(vis, dirty, cell, imsize, 0.0, "", settings.reffreq_ghz, terms.nterms, niter=0)
     if mask is None:  # the static mask, from the dirty image of the point-calibrated data
         image = read_plane(f"{dirty}.image.tt0")
         rms = robust_rms(image[image < np.percentile(image, 90)])
@@ -270,7 +298,7 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
     rounds: list[RoundRecord] = []
     for i, (solint, nsigma) in enumerate(zip(intervals, depths)):
         pre_prefix, post_prefix = str(images / f"r{i}_pre"), str(images / f"r{i}_post")
-        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz)
+        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms)
         pre = image_stats(pre_prefix, mask, cell)
         table = str(work / f"selfcal_{i}.G")
         run_task("gaincal", f"self-calibration, solint {solint}", vis=str(vis),
@@ -279,7 +307,7 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
         run_task("applycal", f"self-calibration, solint {solint}", vis=str(vis),
                  gaintable=[table], interp=["linear"], calwt=False, flagbackup=False,
                  applymode="calonly")
-        _tclean(vis, post_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz)
+        _tclean(vis, post_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms)
         post = image_stats(post_prefix, mask, cell)
         accepted, reason = _accept(pre, post, settings)
         negative = post["model_negative_jy"] / max(post["model_positive_jy"], 1e-30)
@@ -288,8 +316,32 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask):
             break
     if not rounds[0].accepted:
         # Even the first solint made things worse: keep the input calibration's model.
-        rounds[0].reason += "; model taken from the pre-selfcal image"
+        rounds[0].reason += "; model taken from the input calibration"
     return rounds, mask
+
+
+def _default_field(source: Path, label: Path) -> tuple[str, str]:
+    """(field, reason) when none is named: the first gain calibrator of core.roles, else the
+    only field of the MS (a split or single-source calibrator observation)."""
+    roles = field_roles(source)
+    if roles.gain_calibrators:
+        return roles.gain_calibrators[0], f"first gain calibrator ({roles.reasons['gain_calibrators']})"
+    if len(roles.fields) == 1:
+        return roles.fields[0], "the only field of the MS"
+    raise CalmodelError(f"no gain calibrator found in {label} ({roles.reasons['gain_calibrators']}); "
+                        f"name it with --field (fields: {', '.join(roles.fields)})")
+
+
+def _zero_image(template: Path, path: Path) -> None:
+    """An image like ``template`` with every pixel 0."""
+    ia = casa_tools().tools.image()
+    ia.open(str(template))
+    try:
+        csys, shape = ia.coordsys().torecord(), ia.shape()
+    finally:
+        ia.close()
+    ia.fromarray(outfile=str(path), pixels=np.zeros(shape), csys=csys, overwrite=True)
+    ia.close()
 
 
 def _last_prefix(work: Path, rounds: list[RoundRecord]) -> str:

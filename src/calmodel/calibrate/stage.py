@@ -50,8 +50,9 @@ class CalibrateResult:
     fluxscale: dict = field(default_factory=dict)
 
 
-def resolve_fields(ms: Path, settings: CalibrateSettings) -> tuple[str, str, list[str]]:
-    """(flux calibrator, gain calibrator, targets): named, else by the rule of core.roles."""
+def resolve_roles(ms: Path, settings: CalibrateSettings) -> tuple[str, str, list[str], dict[str, str]]:
+    """(flux calibrator, gain calibrator, targets, reason per role): named, else by the rule
+    of core.roles (intents, else standard names and the scan pattern)."""
     roles = field_roles(ms, flux=settings.flux_field or None,
                         gain=[settings.gain_field] if settings.gain_field else None,
                         targets=list(settings.targets) or None)
@@ -59,7 +60,12 @@ def resolve_fields(ms: Path, settings: CalibrateSettings) -> tuple[str, str, lis
     gain = roles.require("gain_calibrators", "--gain-field")[0]
     if not roles.targets:
         raise CalmodelError(f"no target fields in {ms}")
-    return flux, gain, roles.targets
+    return flux, gain, roles.targets, dict(roles.reasons)
+
+
+def resolve_fields(ms: Path, settings: CalibrateSettings) -> tuple[str, str, list[str]]:
+    """(flux calibrator, gain calibrator, targets): named, else by the rule of core.roles."""
+    return resolve_roles(ms, settings)[:3]
 
 
 # --- the calibration ------------------------------------------------------------------
@@ -131,7 +137,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     scratch.mkdir()
     source = open_input(Path(input_path), scratch)
     vis = copy_ms(source, scratch / "working.ms")  # never touch the input
-    flux, gain, targets = resolve_fields(vis, settings)
+    flux, gain, targets, role_reasons = resolve_roles(vis, settings)
     for calibrator in (flux, gain):  # CASA would only say "Error in Calibrater::fluxscale."
         check_column_has_data(vis, "data", field_ids(vis, calibrator, input_path), calibrator, input_path)
     refant = settings.refant or reference_antenna(vis, [flux, gain])
@@ -241,6 +247,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     }, {
         "arm": "model" if settings.model else "nomodel",
         "fields": {"flux_calibrator": flux, "gain_calibrator": gain, "targets": targets},
+        "field_reasons": role_reasons,
         "fluxscale": fluxscale,
         "solutions": solutions,
         "steps": steps,

@@ -13,11 +13,14 @@ from calmodel import CalmodelError
 from calmodel.core.casa import casadata_path, run_task
 
 STANDARD = "Perley-Butler 2017"
+# Canonical name -> the other names a field may carry (J2000 short and long, B1950), as
+# in the VLA calibrator manual; setjy recognises the same names. A VLA archive field name
+# may have a suffix (NGC5921's '1331+30500002_0'): names are matched as prefixes.
 KNOWN_FLUX_CALIBRATORS = {
-    "3C286": ("1331+305", "J1331+3030"),
-    "3C138": ("0521+166", "J0521+1638"),
-    "3C147": ("0542+498", "J0542+4951"),
-    "3C48": ("0137+331", "J0137+3309"),
+    "3C286": ("1331+305", "J1331+3030", "1328+307", "B1328+307"),
+    "3C138": ("0521+166", "J0521+1638", "0518+165", "B0518+165"),
+    "3C147": ("0542+498", "J0542+4951", "0538+498", "B0538+498"),
+    "3C48": ("0137+331", "J0137+3309", "0134+329", "B0134+329"),
 }
 # VLA band letter by frequency (GHz), lower edges.
 _BANDS = [(0.2, "P"), (1.0, "L"), (2.0, "S"), (4.0, "C"), (8.0, "X"), (12.0, "U"),

@@ -152,6 +152,30 @@ def fields_by_intent(ms: Path) -> dict[str, list[str]]:
         md.close()
 
 
+@dataclass(frozen=True)
+class Scan:
+    number: int
+    field: str
+    start_s: float  # MJD seconds of the first integration
+    duration_s: float  # last minus first integration time (0 for a single dump)
+
+
+def scans(ms: Path) -> list[Scan]:
+    """The scans of ``ms`` in time order (a scan with several fields counts once per field)."""
+    md = _msmd(ms)
+    try:
+        names = list(md.fieldnames())
+        out = []
+        for number in md.scannumbers():
+            times = np.asarray(md.timesforscan(int(number)), dtype=float)
+            for fid in md.fieldsforscan(int(number)):
+                out.append(Scan(int(number), str(names[int(fid)]), float(times.min()),
+                                float(times.max() - times.min())))
+        return sorted(out, key=lambda scan: (scan.start_s, scan.number))
+    finally:
+        md.close()
+
+
 def fields_with_intent(ms: Path, substring: str) -> list[str]:
     """Fields observed with any intent containing ``substring`` (e.g. 'CALIBRATE_PHASE')."""
     found: list[str] = []

@@ -13,10 +13,20 @@ carries the reason it was made, so that a record can say why a field was used.
                          nor the chosen bandpass calibrator
     targets              named, else the OBSERVE_TARGET fields, else every other field
 
-An MS without intents (e.g. imported from UVFITS) gets only what was named. Recognising
-the standard flux calibrators by name (3C286, 3C48, 3C147, 3C138:
-:func:`calmodel.core.fluxcal.canonical_name`) belongs in :func:`_calibrator_by_intent`'s
-place for such an MS; nothing else needs to change for it.
+An MS without intents (e.g. imported from UVFITS, as archival VLA data often are):
+
+    flux calibrator      named, else the first field whose name is one of the standard flux
+                         calibrators setjy knows (3C286, 3C48, 3C147, 3C138 with their
+                         J2000/B1950 names, :func:`calmodel.core.fluxcal.canonical_name`)
+    bandpass calibrator  named, else the flux calibrator
+    gain calibrators     named, else every other field that is observed in at least
+                         ``MIN_GAIN_SCANS`` scans which bracket a scan of another (non-flux)
+                         field whose median scan is longer: the phase-referencing pattern
+                         cal-target-cal, with the calibrator's scans the short ones
+    targets              named, else every field that is neither of the above
+
+The rule uses only the scan table, so it is the same for any archival block; a calibrator
+observed once (no bracketing) is not taken as a gain calibrator.
 """
 
 from __future__ import annotations
@@ -24,13 +34,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
+import numpy as np
+
 from calmodel import CalmodelError
-from calmodel.core.ms import field_names, fields_by_intent
+from calmodel.core.fluxcal import canonical_name
+from calmodel.core.ms import Scan, field_names, fields_by_intent, scans
 
 FLUX_INTENTS = ("CALIBRATE_FLUX", "CALIBRATE_BANDPASS")
 BANDPASS_INTENTS = ("CALIBRATE_BANDPASS", "CALIBRATE_FLUX")
 GAIN_INTENTS = ("CALIBRATE_PHASE", "CALIBRATE_AMPLI")
 TARGET_INTENT = "OBSERVE_TARGET"
+# Without intents, a gain calibrator must bracket another field's scan: two scans at least.
+MIN_GAIN_SCANS = 2
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,44 @@ def _calibrator_by_intent(intents: dict[str, list[str]], names: list[str], wante
     return None, f"no field with intent {' or '.join(wanted)}" if intents else "the MS has no scan intents"
 
 
+def _flux_by_name(names: list[str], named: str | None) -> tuple[str | None, str]:
+    """(field, reason) for the flux calibrator of an MS without scan intents."""
+    if named is not None:
+        return named, "named"
+    for name in names:
+        source = canonical_name(name)
+        if source is not None:
+            return name, f"no scan intents; the name '{name}' is the standard flux calibrator {source}"
+    return None, "no scan intents, and no field named as a standard flux calibrator (3C286, 3C48, 3C147, 3C138)"
+
+
+def _median_scan(scan_list: list[Scan], field: str) -> float:
+    return float(np.median([s.duration_s for s in scan_list if s.field == field]))
+
+
+def _interleaved_calibrators(scan_list: list[Scan], candidates: list[str]) -> tuple[list[str], str]:
+    """Fields among ``candidates`` observed in short scans that bracket a longer-scanned field."""
+    found: list[str] = []
+    why: list[str] = []
+    for name in candidates:
+        own = [s for s in scan_list if s.field == name]
+        if len(own) < MIN_GAIN_SCANS:
+            continue
+        first, last = own[0].start_s, own[-1].start_s
+        mine = _median_scan(scan_list, name)
+        bracketed = sorted({s.field for s in scan_list if first < s.start_s < last
+                            and s.field != name and s.field in candidates})
+        longer = [f for f in bracketed if _median_scan(scan_list, f) > mine]
+        if longer:
+            found.append(name)
+            why.append(f"'{name}': {len(own)} scans (median {mine:.0f} s) bracketing the longer scans of "
+                       + ", ".join(f"'{f}' (median {_median_scan(scan_list, f):.0f} s)" for f in longer))
+    if found:
+        return found, "no scan intents; short scans interleaved with a longer-scanned field: " + "; ".join(why)
+    return [], ("no scan intents, and no field other than the flux calibrator is observed in "
+                f">= {MIN_GAIN_SCANS} short scans bracketing a longer-scanned field")
+
+
 def field_roles(ms: Path, flux: str | None = None, bandpass: str | None = None,
                 gain: list[str] | None = None, targets: list[str] | None = None) -> FieldRoles:
     """The fields of ``ms`` by role (see the module docstring); named fields are checked."""
@@ -94,6 +147,8 @@ def field_roles(ms: Path, flux: str | None = None, bandpass: str | None = None,
             + [("target", t) for t in targets or []]:
         _check_named(named, names, ms, role)
     reasons: dict[str, str] = {}
+    if not intents:
+        return _roles_without_intents(ms, names, flux, bandpass, gain, targets)
     flux_cal, reasons["flux_calibrator"] = _calibrator_by_intent(intents, names, FLUX_INTENTS, flux)
     bp_cal, reasons["bandpass_calibrator"] = _calibrator_by_intent(intents, names, BANDPASS_INTENTS,
                                                                     bandpass)
@@ -117,3 +172,27 @@ def field_roles(ms: Path, flux: str | None = None, bandpass: str | None = None,
             target_fields = [n for n in names if n not in used]
             reasons["targets"] = "every field that is not the flux or the (first) gain calibrator"
     return FieldRoles(ms, names, bool(intents), flux_cal, bp_cal, gaincals, target_fields, reasons)
+
+
+def _roles_without_intents(ms: Path, names: list[str], flux: str | None, bandpass: str | None,
+                           gain: list[str] | None, targets: list[str] | None) -> FieldRoles:
+    """The roles of an MS without scan intents (see the module docstring)."""
+    reasons: dict[str, str] = {}
+    flux_cal, reasons["flux_calibrator"] = _flux_by_name(names, flux)
+    if bandpass is not None:
+        bp_cal, reasons["bandpass_calibrator"] = bandpass, "named"
+    else:
+        bp_cal = flux_cal
+        reasons["bandpass_calibrator"] = ("no scan intents; the flux calibrator" if flux_cal
+                                          else "no scan intents and no flux calibrator")
+    if gain:
+        gaincals, reasons["gain_calibrators"] = list(gain), "named"
+    else:
+        candidates = [n for n in names if n not in (flux_cal, bp_cal)]
+        gaincals, reasons["gain_calibrators"] = _interleaved_calibrators(scans(ms), candidates)
+    if targets:
+        target_fields, reasons["targets"] = list(targets), "named"
+    else:
+        target_fields = [n for n in names if n not in {flux_cal, bp_cal, *gaincals}]
+        reasons["targets"] = "no scan intents; every field that is not a flux, bandpass or gain calibrator"
+    return FieldRoles(ms, names, False, flux_cal, bp_cal, gaincals, target_fields, reasons)

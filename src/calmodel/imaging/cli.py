@@ -29,6 +29,8 @@ from calmodel.imaging.settings import ImagingSettings as S
          help="Clean down to this many x the residual's robust RMS [default: ql 4.5, se 3].")
 @setting(S, "niter", help="Maximum clean iterations.")
 @setting(S, "reffreq_ghz", help="se: reference frequency of the Taylor terms and alpha.")
+@setting(S, "min_fractional_bandwidth",
+         help="se: smallest fractional bandwidth for nterms 2 (else nterms 1 and NaN alpha images).")
 @setting(S, "selfcal_combine", type=click.Choice(["", "spw"]),
          help="se: gaincal combine ('' = per spw and scan, as VLASS-SE; 'spw' for faint fields).")
 @setting(S, "automask", "--automask/--no-automask",

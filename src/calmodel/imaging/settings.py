@@ -22,6 +22,8 @@ class ImagingSettings:
     nsigma: float | None = bounded(None, low=0)  # default: NSIGMA[mode]
     niter: int = bounded(20000, low=0)
     reffreq_ghz: float = bounded(3.0, low=0, low_open=True)  # SE (mtmfs) reference frequency
+    # SE: nterms 2 only above this fractional bandwidth, else nterms 1 and NaN alpha (core.wideband)
+    min_fractional_bandwidth: float = bounded(0.15, low=0)
     selfcal_combine: str = ""  # '' (per spw, per scan, as VLASS-SE) or 'spw'
     selfcal_nsigma: float = 5.0  # depth of the shallow clean that makes the self-cal model
     selfcal_minsnr: float = 3.0

@@ -34,6 +34,7 @@ from calmodel.core.ms import check_column_has_data, data_column, field_ids, open
 from calmodel.core.naming import image_name, image_products
 from calmodel.core.records import stage_record
 from calmodel.core.stats import robust_rms
+from calmodel.core.wideband import taylor_terms
 from calmodel.imaging.geometry import derive_cell, nice_imsize
 from calmodel.imaging.selfcal import selfcal
 from calmodel.imaging.settings import NSIGMA, PIXELS_PER_FRINGE, ImagingSettings
@@ -153,7 +154,8 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
             run_task("split", f"private copy of field '{field}'", vis=str(vis), outputvis=str(copy),
                   field=field_sel, datacolumn=datacolumn, keepflags=True)
             t = lap("split", t)
-            mt = dict(deconvolver="mtmfs", nterms=2, reffreq=f"{settings.reffreq_ghz}GHz", **common)
+            terms = taylor_terms(copy, settings.min_fractional_bandwidth)
+            mt = dict(deconvolver="mtmfs", nterms=terms.nterms, reffreq=f"{settings.reffreq_ghz}GHz", **common)
             selfcal_record, final_column, t = selfcal(copy, field, scratch, name, mt, settings, timings, t)
             base = scratch / name
             mask = AUTOMASK if settings.automask else {"usemask": "user", "mask": ""}
@@ -163,7 +165,11 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
             t = lap("tclean_final", t)
             restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
                                          Path(f"{base}.residual.tt0"))
-            deconv = {"deconvolver": "mtmfs", "nterms": 2, "reffreq_hz": settings.reffreq_ghz * 1e9,
+            if terms.nterms < 2:  # no spectral index from this band: NaN alpha images (not measured)
+                for suffix in ("alpha", "alpha.error"):
+                    _blank_like(Path(f"{base}.image.tt0"), Path(f"{base}.{suffix}"))
+            deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
+                      "reffreq_hz": settings.reffreq_ghz * 1e9,
                       "mask": mask if settings.automask else "none (whole image)"}
             imaged_vis, imaged_column, imaged_field = copy, final_column, ""
 
@@ -261,3 +267,15 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                          beam_arcsec=(beam["major_arcsec"], beam["minor_arcsec"], beam["pa_deg"]),
                          cell_arcsec=cell, imsize=imsize, selfcal=selfcal_record)
 
+
+
+def _blank_like(template: Path, path: Path) -> None:
+    """An image like ``template`` with every pixel NaN: a spectral index that was not measured."""
+    ia = casa_tools().tools.image()
+    ia.open(str(template))
+    try:
+        csys, shape = ia.coordsys().torecord(), ia.shape()
+    finally:
+        ia.close()
+    ia.fromarray(outfile=str(path), pixels=np.full(shape, np.nan), csys=csys, overwrite=True)
+    ia.close()
