@@ -33,6 +33,10 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_USAGE = 64  # EX_USAGE of sysexits.h
 
+# The stages that send CASA's log to OUT/casa.log; the others (catalog, compare, report, env)
+# write none, so their errors must not point at one.
+CASA_LOG_STAGES = frozenset({"simulate", "characterize", "build-model", "calibrate", "image"})
+
 
 class _Group(click.Group):
     def main(self, *args, **kwargs):
@@ -61,8 +65,9 @@ class _Group(click.Group):
             if os.environ.get("CALMODEL_DEBUG"):
                 raise
             message = " ".join(str(err).split())[:300] or type(err).__name__
+            where = "the stage's casa.log has details; " if ctx.invoked_subcommand in CASA_LOG_STAGES else ""
             click.echo(f"calmodel: error: {ctx.invoked_subcommand} failed: {message} "
-                       "(the stage's casa.log has details; CALMODEL_DEBUG=1 shows the traceback)", err=True)
+                       f"({where}CALMODEL_DEBUG=1 shows the traceback)", err=True)
             sys.exit(EXIT_INTERNAL)
 
 

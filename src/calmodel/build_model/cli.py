@@ -29,8 +29,11 @@ def command(ms: Path, out: Path, **params) -> None:
     """Self-calibrate the calibrator and export its model (memo Section 3.1)."""
     from calmodel.build_model.stage import build_model
     from calmodel.core.casa import stage_console
+    from calmodel.core.outputs import stage_output
 
-    with stage_console(out):
+    with (stage_output(out, "build_model.json", inputs=(ms,), products=("model.cl", "model.tt0", "model.tt1"),
+                       scratch=("work",)),
+          stage_console(out)):
         result = build_model(ms, out, settings_from(S, params))
     for r in result.rounds:
         click.echo(f"  solint {r.solint:>6s}: S/N {r.pre['snr']:8.1f} -> {r.post['snr']:8.1f}  "

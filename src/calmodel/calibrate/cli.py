@@ -32,10 +32,13 @@ def command(ms: Path, model: str, out: Path, targets: str | None, **params) -> N
     """Calibrate with a point-source assumption (--model none) or with a spatial model."""
     from calmodel.calibrate.stage import calibrate
     from calmodel.core.casa import stage_console
+    from calmodel.core.outputs import stage_output
 
     settings = settings_from(S, params, model=None if model.lower() == "none" else Path(model),
                              targets=tuple(t for t in (targets or "").split(",") if t))
-    with stage_console(out):
+    with (stage_output(out, "calibrate.json", inputs=(ms, settings.model),
+                       products=("calibrated.ms", "caltables", "gain_calibrator_model.cl"), scratch=("scratch",)),
+          stage_console(out)):
         result = calibrate(ms, out, settings)
     fs = result.fluxscale
     click.echo(f"calibrate: {result.calibrated_ms}; {fs['field']}: {fs['fit_flux_jy']:.4f} Jy, "

@@ -35,9 +35,9 @@ from calmodel.calibrate.settings import CalibrateSettings
 from calmodel.core.casa import casa_log_to, casa_tools, run_task
 from calmodel.core.components import (images_to_component_list, point_model, read_components,
                                       rescaled_copy, total_flux, write_model_column)
-from calmodel.core.io import atomic_dir, write_json
-from calmodel.core.ms import (copy_ms, field_names, field_position, integration_time, open_input,
-                              reference_antenna, spw_info)
+from calmodel.core.io import atomic_dir, copy_tree, write_json
+from calmodel.core.ms import (check_column_has_data, copy_ms, field_ids, field_names, field_position,
+                              integration_time, open_input, reference_antenna, spw_info)
 from calmodel.core.precal import BandpassSolve, CalibratorModel, solve_bandpass, write_models
 from calmodel.core.records import stage_record
 from calmodel.core.roles import field_roles
@@ -138,6 +138,8 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     source = open_input(Path(input_path), scratch)
     vis = copy_ms(source, scratch / "working.ms")  # never touch the input
     flux, gain, targets, role_reasons = resolve_roles(vis, settings)
+    for calibrator in (flux, gain):  # CASA would only say "Error in Calibrater::fluxscale."
+        check_column_has_data(vis, "data", field_ids(vis, calibrator, input_path), calibrator, input_path)
     refant = settings.refant or reference_antenna(vis, [flux, gain])
     spws = spw_info(vis)
     ref_hz = float(np.mean([s.reffreq_hz for s in spws]))
@@ -233,7 +235,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
             # noise and reweights the spws (biasing wideband fluxes): use --no-statwt.
             run_task("statwt", vis=str(tmp), datacolumn="data")
     step("split_statwt", statwt=settings.statwt)
-    shutil.copytree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
+    copy_tree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
 
     solutions = {p.name: _solution_stats(p) for p in sorted(caltables.iterdir())}
     shutil.rmtree(scratch)
@@ -260,8 +262,9 @@ def _as_component_list(model: Path, scratch: Path) -> Path:
     """A component list for ``model``: itself, or one made from tt0/tt1 model images."""
     model = Path(model)
     if (model / "table.dat").is_file() and "componentlist" in (model / "table.info").read_text(errors="replace").lower():
-        # Opening a casacore table writes its lock file: read a copy, never the input.
-        return Path(shutil.copytree(model, scratch / "given_model.cl", symlinks=False))
+        # Opening a casacore table writes its lock file: read a copy, never the input
+        # (a writable one: a read-only component list aborts CASA with "double free").
+        return copy_tree(model, scratch / "given_model.cl", symlinks=False)
     tt0 = model if model.name.endswith(".tt0") else model.with_name(model.name + ".tt0")
     if not tt0.exists():
         raise CalmodelError(f"model must be a component list or a model .tt0 image: {model}")

@@ -28,7 +28,10 @@ from calmodel.core.options import setting, settings_from
 def command(image: Path, alpha: Path | None, alpha_error: Path | None, out: Path, **params) -> None:
     """PyBDSF component (Gaussian) catalogue of one image, with spectral index."""
     from calmodel.catalog.stage import make_catalog
+    from calmodel.core.outputs import stage_output
 
-    result = make_catalog(image, out, alpha=alpha, alpha_error=alpha_error, settings=settings_from(S, params))
+    with stage_output(out, "catalog.json", inputs=(image, alpha, alpha_error),
+                      products=("catalog.fits", "catalog.csv")):
+        result = make_catalog(image, out, alpha=alpha, alpha_error=alpha_error, settings=settings_from(S, params))
     click.echo(f"{result.n_components} components ({result.n_with_alpha} with alpha), "
                f"rms {result.rms_jy_per_beam * 1e6:.1f} uJy/beam -> {result.catalog_fits}")

@@ -33,8 +33,9 @@ def command(ms: Path, out: Path, **params) -> None:
     """Amplitude vs uv-distance of each gain calibrator: point | uvrange | model-needed."""
     from calmodel.characterize.stage import characterize
     from calmodel.core.casa import stage_console
+    from calmodel.core.outputs import stage_output
 
-    with stage_console(out):
+    with stage_output(out, "characterize.json", inputs=(ms,)), stage_console(out):
         result = characterize(ms, out, settings_from(S, params))
 
     def num(x: float | None) -> str:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calmodel.core.options import bounded
+
 
 @dataclass(frozen=True)
 class CharacterizeSettings:
     field: str | None = None  # gain calibrator; default: from the scan intents (core.roles)
     bandpass_field: str | None = None  # flux/bandpass calibrator; default: from the intents
-    threshold: float = 0.03  # fractional deviation that counts (memo: 3%)
+    threshold: float = bounded(0.03, low=0, low_open=True)  # fractional deviation that counts (memo: 3%)
     band_klambda: tuple[float, float] = (35.0, 90.0)  # where a deviation needs a model (memo)
-    band_scale: float = 1.0  # multiplies the band edges (other configuration or frequency)
-    nsigma: float = 3.0  # a bin deviates only if |dev| > nsigma x its uncertainty too
-    nbins: int = 11  # bins across the band
+    band_scale: float = bounded(1.0, low=0, low_open=True)  # multiplies the band edges (other configuration or frequency)
+    nsigma: float = bounded(3.0, low=0)  # a bin deviates only if |dev| > nsigma x its uncertainty too
+    nbins: int = bounded(11, low=1)  # bins across the band
     binning: str = "linear"  # linear | quantile
-    min_count: int = 20  # visibilities a bin needs to be judged
-    min_bins: int = 2  # judged bins the band needs
-    min_fraction: float = 0.05  # fraction of visibilities the band needs
+    min_count: int = bounded(20, low=1)  # visibilities a bin needs to be judged
+    min_bins: int = bounded(2, low=1)  # judged bins the band needs
+    min_fraction: float = bounded(0.05, low=0, high=1)  # fraction of visibilities the band needs
     spw: str = ""  # CASA spw/channel selection
     refant: str = ""  # default: core.ms.reference_antenna
     keep_work: bool = False  # keep the private calibrated copy

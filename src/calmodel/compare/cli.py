@@ -34,8 +34,10 @@ from calmodel.core.options import setting, settings_from
 def command(model_cat: Path, nomodel_cat: Path, truth: Path | None, out: Path, **params) -> None:
     """Cross-match the model and nomodel catalogues (memo Section 4.2), optionally the truth."""
     from calmodel.compare.stage import compare
+    from calmodel.core.outputs import stage_output
 
-    result = compare(model_cat, nomodel_cat, out, truth=truth, settings=settings_from(S, params))
+    with stage_output(out, "compare.json", inputs=(model_cat, nomodel_cat, truth), products=("matched.csv",)):
+        result = compare(model_cat, nomodel_cat, out, truth=truth, settings=settings_from(S, params))
     frac = result.fits["Total_flux"]["fractional_difference"]
     summary = f"{result.n_matched} matched of {result.n_model}/{result.n_nomodel}"
     if frac["mean"] is not None:

@@ -14,6 +14,7 @@ what it was doing (the CLI exits 1 with it: an internal error, not bad input).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -137,11 +138,27 @@ def stage_console(out: Path) -> Iterator[None]:
     try:
         with console_to(Path(tmp)):
             yield
+    except Exception as err:
+        # CASA's C++ code reports a full disk only on the console (the task then fails with
+        # an unrelated message): bring that line to the terminal's one-line error.
+        full = _disk_full_line(Path(tmp))
+        if full and full not in str(err):
+            raise OSError(errno.ENOSPC, f"{full} (writing under {out}); {err}") from err
+        raise
     finally:
         if Path(out).is_dir():
             shutil.move(tmp, Path(out) / "casa_console.log")
         else:
             os.unlink(tmp)
+
+
+def _disk_full_line(console: Path) -> str | None:
+    """The first console line that says the disk is full, if any."""
+    try:
+        text = console.read_text(errors="replace")
+    except OSError:
+        return None
+    return next((" ".join(line.split()) for line in text.splitlines() if "No space left" in line), None)
 
 
 class CasaTaskError(RuntimeError):

@@ -17,6 +17,7 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.core.casa import casa_tools, run_task
 from calmodel.core.images import read_plane
+from calmodel.core.io import copy_tree
 from calmodel.core.sky import Component
 
 
@@ -30,7 +31,25 @@ class ModelComponent:
     shape: str  # 'Point' or 'Gaussian'
 
 
+def _check_readable(path: Path) -> None:
+    """A CalmodelError for a truncated or corrupt component list: the componentlist tool
+    crashes the process on one (SIGSEGV, issue 13 #12); the table tool raises instead."""
+    tb = casa_tools().tools.table()
+    try:
+        tb.open(str(path))
+        try:
+            for column in ("Flux", "Reference_Direction", "Spectral_Parameters"):
+                tb.getcol(column)
+        finally:
+            tb.close()
+    except RuntimeError as err:  # casacore's IO errors arrive as bare RuntimeError
+        first = (str(err).splitlines() or ["unreadable"])[0].strip()
+        raise CalmodelError(f"cannot read component list {path}: {first} (truncated or corrupt?)") from err
+
+
 def read_components(path: Path) -> list[ModelComponent]:
+    if Path(path).is_dir():
+        _check_readable(Path(path))
     cl = casa_tools().tools.componentlist()
     if not Path(path).is_dir() or not cl.open(str(path)):
         raise CalmodelError(f"not a CASA component list: {path}")
@@ -85,7 +104,7 @@ def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float) -> Pa
     """Copy of a component list with every flux times ``factor`` and every index + ``alpha_shift``."""
     if Path(dst).exists():
         shutil.rmtree(dst)
-    shutil.copytree(src, dst)
+    copy_tree(src, dst)  # writable even if src is not: it is opened for writing below
     cl = casa_tools().tools.componentlist()
     cl.open(str(dst), nomodify=False)
     try:

@@ -70,6 +70,24 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     os.replace(tmp, final)
 
 
+def copy_tree(src: Path, dst: Path, symlinks: bool = True, dirs_exist_ok: bool = False) -> Path:
+    """Copy the folder ``src`` (an MS, a component list, an image) to ``dst``, writable.
+
+    A private copy is opened for writing by CASA (FLAG_ROW, lock files, component fluxes):
+    a copy of a read-only input that kept its read-only bits fails there (or aborts in
+    C++), and could not even be removed afterwards. Every copied file and folder gets the
+    one permission rule (:func:`share`), whatever the input's bits were.
+    """
+    shutil.copytree(src, dst, symlinks=symlinks, dirs_exist_ok=dirs_exist_ok)
+    for folder, dirs, files in os.walk(dst):
+        share(Path(folder))
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():  # a link's target is not part of the copy
+                share(path)
+    return Path(dst)
+
+
 def write_text(path: Path, text: str) -> Path:
     with atomic_file(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -9,7 +9,6 @@ picks a reference antenna. Nothing here ever writes beside, or into, the input.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.core.casa import CasaTaskError, casa_tools, run_task
 from calmodel.core.constants import C_LIGHT, RAD_TO_ARCSEC
-from calmodel.core.io import atomic_dir
+from calmodel.core.io import atomic_dir, copy_tree
 
 UVFITS_SUFFIXES = (".fits", ".uvfits", ".uvf")
 
@@ -96,16 +95,33 @@ def open_input(path: Path, workdir: Path) -> Path:
 
 
 def copy_ms(src: Path, dst: Path) -> Path:
-    """Copy the MS folder ``src`` to the new folder ``dst`` (which must not exist)."""
+    """Copy the MS folder ``src`` to the new folder ``dst`` (which must not exist), writable
+    even when ``src`` is read-only."""
     if Path(dst).exists():
         raise CalmodelError(f"refusing to overwrite existing folder: {dst}")
-    shutil.copytree(src, dst, symlinks=True)
-    return Path(dst)
+    return copy_tree(src, dst, symlinks=True)
+
+
+def _unreadable(path: Path, err: Exception) -> CalmodelError:
+    first = (str(err).splitlines() or [type(err).__name__])[0].strip()
+    return CalmodelError(f"cannot read table {path}: {first} (a truncated or corrupt input?)")
+
+
+def _open(tb, path: Path, **kwargs) -> None:
+    """Open a casacore table; a broken table (truncated, corrupt) is bad input, not a crash."""
+    try:
+        tb.open(str(path), **kwargs)
+    except RuntimeError as err:  # casacore's IO errors arrive as bare RuntimeError
+        raise _unreadable(path, err) from err
 
 
 def _msmd(ms: Path):
     md = casa_tools().tools.msmetadata()
-    if not md.open(str(ms)):
+    try:
+        opened = md.open(str(ms))
+    except RuntimeError as err:  # e.g. "FilebufIO::readBlock - incorrect number of bytes read"
+        raise _unreadable(ms, err) from err
+    if not opened:
         raise CalmodelError(f"cannot open measurement set: {ms}")
     return md
 
@@ -192,7 +208,7 @@ def field_ids(ms: Path, field: str, label: Path | None = None) -> list[int]:
 def integration_time(ms: Path) -> float:
     """The median INTERVAL of the main table (seconds)."""
     tb = casa_tools().tools.table()
-    tb.open(str(ms))
+    _open(tb, ms)
     exposure = float(np.median(tb.getcol("INTERVAL")))
     tb.close()
     return exposure
@@ -201,7 +217,7 @@ def integration_time(ms: Path) -> float:
 def field_position(ms: Path, name: str) -> tuple[float, float]:
     """(ra, dec) in degrees of the phase centre of field ``name``."""
     tb = casa_tools().tools.table()
-    tb.open(str(ms / "FIELD"))
+    _open(tb, ms / "FIELD")
     names = list(tb.getcol("NAME"))
     direction = tb.getcol("PHASE_DIR")[:, 0, names.index(name)]
     tb.close()
@@ -211,12 +227,35 @@ def field_position(ms: Path, name: str) -> tuple[float, float]:
 def data_column(ms: Path) -> str:
     """'corrected' if the MS has a CORRECTED_DATA column, else 'data'."""
     tb = casa_tools().tools.table()
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         columns = tb.colnames()
     finally:
         tb.close()
     return "corrected" if "CORRECTED_DATA" in columns else "data"
+
+
+def check_column_has_data(ms: Path, column: str, ids: list[int], field: str,
+                          label: Path | None = None) -> None:
+    """A CalmodelError naming the column and field when the field has no unflagged, non-zero,
+    finite visibility in ``column`` ('data' or 'corrected'): imaging it would give an all-zero
+    image that looks like a result (e.g. an empty CORRECTED_DATA of an uncalibrated MS), and
+    calibrating on it ends in CASA's "Error in Calibrater::fluxscale." (NaN > 0 is false)."""
+    name = {"data": "DATA", "corrected": "CORRECTED_DATA"}.get(column, column)
+    tb = casa_tools().tools.table()
+    _open(tb, ms)
+    try:
+        selection = ",".join(str(i) for i in ids)
+        sel = tb.query(f"FIELD_ID IN [{selection}] && !FLAG_ROW && any(!FLAG && abs({name}) > 0)",
+                       columns="FIELD_ID")
+        n = sel.nrows()
+        sel.close()
+    finally:
+        tb.close()
+    if n == 0:
+        hint = " (an uncalibrated MS? calibrate it first)" if name == "CORRECTED_DATA" else ""
+        raise CalmodelError(f"column {name} of field '{field}' in {label or ms} is all zero, NaN or "
+                            f"flagged: no usable visibilities{hint}")
 
 
 @dataclass(frozen=True)
@@ -239,13 +278,13 @@ def uv_extent(ms: Path, ids: list[int]) -> UvExtent:
     """Longest projected baseline and highest frequency among the fields' unflagged rows."""
     tools = casa_tools().tools
     tb = tools.table()
-    tb.open(str(ms / "DATA_DESCRIPTION"))
+    _open(tb, ms / "DATA_DESCRIPTION")
     dd_spw = tb.getcol("SPECTRAL_WINDOW_ID")
     tb.close()
-    tb.open(str(ms / "SPECTRAL_WINDOW"))
+    _open(tb, ms / "SPECTRAL_WINDOW")
     spw_max = [float(np.max(tb.getcell("CHAN_FREQ", i))) for i in range(tb.nrows())]
     tb.close()
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         selection = ",".join(str(i) for i in ids)
         sel = tb.query(f"FIELD_ID IN [{selection}] && !FLAG_ROW && any(!FLAG)", columns="UVW,DATA_DESC_ID")
@@ -285,7 +324,7 @@ def reference_antenna(ms: Path, fields: list[str] | None = None,
     if fields is not None:
         names = field_names(ms)
         conditions.insert(0, f"FIELD_ID IN {[names.index(f) for f in fields]}")
-    tb.open(str(ms))
+    _open(tb, ms)
     try:
         sub = tb.query(" && ".join(conditions), columns="ANTENNA1,ANTENNA2") if conditions else tb
         ants = np.concatenate([sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")])
@@ -296,7 +335,7 @@ def reference_antenna(ms: Path, fields: list[str] | None = None,
     if ants.size == 0:
         where = ", ".join(fields) if fields is not None else "any field"
         raise CalmodelError(f"no unflagged cross-correlations for {where} in {ms}")
-    tb.open(str(ms / "ANTENNA"))
+    _open(tb, ms / "ANTENNA")
     try:
         pos, names = tb.getcol("POSITION").T, list(tb.getcol("NAME"))
     finally:

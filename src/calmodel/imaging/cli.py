@@ -40,9 +40,10 @@ from calmodel.imaging.settings import ImagingSettings as S
 def command(ms: Path, field: str, mode: str, out: Path, **params) -> None:
     """Image one target field: QL (no self-cal) or SE (phase self-cal, spectral index)."""
     from calmodel.core.casa import stage_console
+    from calmodel.core.outputs import stage_output
     from calmodel.imaging.stage import image
 
-    with stage_console(out):
+    with stage_output(out, "image.json", inputs=(ms,)), stage_console(out):
         result = image(ms, field, out, settings_from(S, params, mode=mode))
     bmaj, bmin, bpa = result.beam_arcsec
     click.echo(f"image: {result.image_tt0} ({result.imsize} px of {result.cell_arcsec:g}\", beam "

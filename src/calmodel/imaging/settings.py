@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calmodel.core.options import bounded
+
 # Per-mode defaults (docs/imaging.md explains each), used where a setting is None.
 PIXELS_PER_FRINGE = {"ql": 2.0, "se": 2.5}  # pixels across lambda_min / B_max
 NSIGMA = {"ql": 4.5, "se": 3.0}
@@ -12,16 +14,16 @@ NSIGMA = {"ql": 4.5, "se": 3.0}
 @dataclass(frozen=True)
 class ImagingSettings:
     mode: str = "ql"
-    cell_arcsec: float | None = None  # default: from the data (derive_cell)
-    imsize: int | None = None  # default: nice_imsize(fov / cell)
-    fov_arcmin: float = 3.0  # side of the square image
+    cell_arcsec: float | None = bounded(None, low=0, low_open=True)  # default: from the data (derive_cell)
+    imsize: int | None = bounded(None, low=1)  # default: nice_imsize(fov / cell)
+    fov_arcmin: float = bounded(3.0, low=0, low_open=True)  # side of the square image
     pixels_per_fringe: float | None = None  # default: PIXELS_PER_FRINGE[mode]
-    robust: float = 1.0
-    nsigma: float | None = None  # default: NSIGMA[mode]
-    niter: int = 20000
-    reffreq_ghz: float = 3.0  # SE (mtmfs) reference frequency
+    robust: float = bounded(1.0, low=-2, high=2)  # Briggs robust is defined on [-2, 2]
+    nsigma: float | None = bounded(None, low=0)  # default: NSIGMA[mode]
+    niter: int = bounded(20000, low=0)
+    reffreq_ghz: float = bounded(3.0, low=0, low_open=True)  # SE (mtmfs) reference frequency
     # SE: nterms 2 only above this fractional bandwidth, else nterms 1 and NaN alpha (core.wideband)
-    min_fractional_bandwidth: float = 0.15
+    min_fractional_bandwidth: float = bounded(0.15, low=0)
     selfcal_combine: str = ""  # '' (per spw, per scan, as VLASS-SE) or 'spw'
     selfcal_nsigma: float = 5.0  # depth of the shallow clean that makes the self-cal model
     selfcal_minsnr: float = 3.0

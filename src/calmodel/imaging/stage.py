@@ -31,7 +31,7 @@ from calmodel.core.constants import MODES
 from calmodel.core.images import (export_fits, image_beam, image_frequency_hz, image_like, peak, read_plane,
                                    temporary_name)
 from calmodel.core.io import write_json
-from calmodel.core.ms import data_column, field_ids, open_input, uv_extent
+from calmodel.core.ms import check_column_has_data, data_column, field_ids, open_input, uv_extent
 from calmodel.core.naming import image_name, image_products
 from calmodel.core.records import stage_record
 from calmodel.core.stats import robust_rms
@@ -132,6 +132,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         imsize = int(settings.imsize or nice_imsize(max(settings.fov_arcmin * 60.0 / cell, MIN_IMSIZE)))
         nsigma = float(settings.nsigma if settings.nsigma is not None else NSIGMA[mode])
         datacolumn = data_column(vis)
+        check_column_has_data(vis, datacolumn, ids, field, ms_path)
         field_sel = ",".join(str(i) for i in ids)
         common = dict(imsize=[imsize, imsize], cell=f"{cell}arcsec", specmode="mfs", stokes="I",
                       gridder="standard", weighting="briggs", robust=settings.robust,

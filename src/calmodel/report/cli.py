@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from calmodel.core.options import setting, settings_from
+from calmodel.core.outputs import stage_output
 from calmodel.report.criterion import Criterion
 from calmodel.report.stage import DEFAULT_TITLE, report
 
@@ -37,7 +38,10 @@ def report_command(out: Path, manifest: Path | None, title: str, inputs: tuple[P
     """Per-tile and overall tables (memo Tables 2/3), verdict and one HTML page from the stage
     records listed in --manifest, or found under INPUTS (files or folders)."""
     criterion = settings_from(Criterion, criterion_params)
-    result = report(list(inputs), out, criterion, title=title, manifest=manifest)
+    # INPUTS are folders searched for records (the report may sit beside them); only the
+    # manifest is an input file the report must not be written into.
+    with stage_output(out, "report.json", inputs=(manifest,), products=("report.html", "tables.md")):
+        result = report(list(inputs), out, criterion, title=title, manifest=manifest)
     verdicts = "; ".join(f"{scope}: {verdict}" for scope, verdict in result.verdicts.items())
     click.echo(f"report: {verdicts} ({len(result.tiles)} tiles, {result.n_records} records) "
                f"-> {result.html}")

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 
 from calmodel import CalmodelError
 
+from calmodel.core.options import bounded
+
 # Outcomes, most severe first. A check, an image mode, a tile and a scope each get one.
 SIGNIFICANT = "significant-change"
 DETECTED_WITHIN = "detected-within-tolerance"
@@ -58,13 +60,13 @@ SOURCES = {
 
 @dataclass(frozen=True)
 class Criterion:
-    nsigma: float = 3.0
-    flux_threshold: float = 0.03
-    rms_fraction: float = 1.0
-    alpha_threshold: float = 0.2
-    rms_ratio_threshold: float = 0.05
-    min_components: int = 10
-    scope_ratio: float = 10.0
+    nsigma: float = bounded(3.0, low=0, low_open=True)
+    flux_threshold: float = bounded(0.03, low=0)
+    rms_fraction: float = bounded(1.0, low=0)
+    alpha_threshold: float = bounded(0.2, low=0)
+    rms_ratio_threshold: float = bounded(0.05, low=0)
+    min_components: int = bounded(10, low=3)
+    scope_ratio: float = bounded(10.0, low=1)
 
     def validate(self) -> None:
         if self.nsigma <= 0:

@@ -21,8 +21,10 @@ from calmodel.simulate.settings import SimulateOptions as S
 def command(preset: str | None, config: Path | None, seed: int, out: Path, overwrite: bool) -> None:
     """Simulate a VLASS-like execution block with its truth (sky, calibrator, gains)."""
     from calmodel.core.casa import stage_console
+    from calmodel.core.outputs import check_out
     from calmodel.simulate.stage import simulate
 
+    check_out(out, (config,))  # tile.json is kept: without --overwrite an existing tile stays as it is
     with stage_console(out):
         result = simulate(out, seed, preset=preset, config=config, overwrite=overwrite)
     click.echo(f"simulate: {result.ms} ({result.n_rows} rows, {result.n_visibilities} visibilities, "

@@ -293,7 +293,9 @@ def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component]
         tb.putcol("DATA", data, start, n)
         tb.putcol("SIGMA", np.full((data.shape[0], n), sigma, dtype=np.float32), start, n)
         tb.putcol("WEIGHT", np.full((data.shape[0], n), 1.0 / sigma**2, dtype=np.float32), start, n)
-    tb.removecols("MODEL_DATA")  # the truth lives in truth/, not in the MS
+    # The truth lives in truth/, not in the MS; setjy's empty CORRECTED_DATA goes too: an
+    # uncalibrated tile has none (an all-zero one was imaged as if calibrated, issue 13 #6).
+    tb.removecols([c for c in ("MODEL_DATA", "CORRECTED_DATA") if c in tb.colnames()])
     tb.close()
     noise = {"sigma_jy": sigma, "samples_per_field": samples_per_field,
              "expected_image_rms_jy": {name: expected_image_rms(sigma, n_)

@@ -1,0 +1,81 @@
+"""A stage's output folder: where it may be, and what it holds after a failure.
+
+Two rules every stage follows through :func:`stage_output` (its CLI wraps the stage in it):
+
+* ``--out`` is never inside (or equal to) an input: a stage copying an MS into a folder
+  inside that MS would copy itself recursively, and writing into an input breaks the
+  rule that a stage never modifies its inputs (and Nextflow's -resume).
+* After a failed run, ``--out`` holds no result that looks current: the previous run's
+  record (``<stage>.json``, written last by every stage) and the products named by the
+  stage are removed before the stage starts, and a failure leaves ``FAILED`` with the
+  one-line reason. A complete run removes ``FAILED``. A failure also removes the
+  products the failed run had already written (a complete-looking report.html beside a
+  missing report.json, e.g. on a full disk) and the stage's work folders (``scratch``:
+  private copies of the input, often as large as it), which frees the space for FAILED.
+"""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from calmodel import CalmodelError
+
+FAILED_NAME = "FAILED"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_out(out: Path, inputs: Iterable[Path | None]) -> None:
+    """A CalmodelError if ``out`` is, or is inside, any of ``inputs`` (links resolved)."""
+    out_real = Path(out).resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        real = Path(given).resolve()
+        if _inside(out_real, real):
+            raise CalmodelError(f"--out {out} is inside the input {given}: a stage never writes "
+                                "into its input; choose an output folder outside it")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def stage_output(out: Path, record: str, inputs: Iterable[Path | None] = (),
+                 products: Iterable[str] = (), scratch: Iterable[str] = ()) -> Iterator[Path]:
+    """Check ``out`` against ``inputs``, clear the previous run's ``record`` and
+    ``products`` (names inside ``out``), run the block; on failure remove ``products``
+    and ``scratch`` again and write ``out/FAILED``."""
+    products, scratch = tuple(products), tuple(scratch)
+    out = Path(out)
+    check_out(out, inputs)
+    failed = out / FAILED_NAME
+    if out.is_dir():
+        # The record first: from here on, the folder does not look like a finished run.
+        for name in (record, FAILED_NAME, *products, *scratch):
+            _remove(out / name)
+    try:
+        yield out
+    except Exception as err:
+        for name in (*products, *scratch):
+            try:
+                _remove(out / name)
+            except OSError:  # best effort: the error being raised is the one to report
+                pass
+        if out.is_dir():
+            message = " ".join(str(err).split())[:300] or type(err).__name__
+            try:
+                failed.write_text(f"{record.rsplit('.', 1)[0]} failed: {message}\n", encoding="utf-8")
+            except OSError:  # e.g. the disk is full: the missing record still says "not done"
+                pass
+        raise
+    failed.unlink(missing_ok=True)

@@ -1,0 +1,343 @@
+"""Hostile and broken inputs on the CLI side (issue 13; docs/reliability.md lists the cases).
+
+One small simulated tile for the whole module; most cases are refused before CASA runs.
+The workflow-side cases (injection, traversal, samplesheet checks) are in
+tests/test_pipeline_contract.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from calmodel.cli import main
+from calmodel.core.options import FiniteFloat, SettingOption
+from conftest import VENV_BIN, run
+
+CALMODEL = str(VENV_BIN / "calmodel")
+# Root ignores permission bits; without these capabilities it is held to them, as a user is.
+AS_A_USER = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+
+
+def calmodel(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    return run([*(prefix or []), CALMODEL, *map(str, args)], check=False)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def tree_listing(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def tile(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("hostile") / "sim"
+    run([CALMODEL, "simulate", "--preset", "point", "--out", str(out)])
+    return out
+
+
+# ---------------------------------------------------------------- #3 --out inside an input
+
+@pytest.mark.parametrize("stage,args,inside", [
+    ("calibrate", ["--model", "none"], "tile.ms/cal"),
+    ("calibrate", ["--model", "none"], "tile.ms"),
+    ("characterize", [], "tile.ms/results"),
+    ("build-model", ["--field", "J1407+2827"], "tile.ms/ANTENNA/m"),
+    ("image", ["--field", "T01", "--mode", "ql"], "tile.ms/img"),
+])
+def test_out_inside_the_input_ms_is_refused(tile, stage, args, inside):
+    before = tree_listing(tile / "tile.ms")
+    proc = calmodel(stage, "--ms", tile / "tile.ms", *args, "--out", tile / inside)
+    one_line_error(proc, 2, "inside the input", "tile.ms")
+    assert tree_listing(tile / "tile.ms") == before
+
+
+def test_out_inside_the_model_or_through_a_link_is_refused(tile, tmp_path):
+    model = tmp_path / "model.cl"
+    shutil.copytree(tile / "truth" / "calibrator.cl", model)
+    proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", model, "--out", model / "cal")
+    one_line_error(proc, 2, "inside the input", "model.cl")
+    link = tmp_path / "link"
+    link.symlink_to(tile / "tile.ms")  # the same folder under another name
+    proc = calmodel("characterize", "--ms", tile / "tile.ms", "--out", link / "results")
+    one_line_error(proc, 2, "inside the input")
+    assert not (tile / "tile.ms" / "results").exists()
+
+
+def test_catalog_and_compare_out_equal_to_an_input_file(tmp_path):
+    image = tmp_path / "x.fits"
+    image.write_bytes(b"not really")
+    proc = calmodel("catalog", "--image", image, "--out", image)
+    assert proc.returncode in (2, 64), proc.stderr  # click refuses a file as --out first (64)
+    assert image.read_bytes() == b"not really"
+
+
+# ---------------------------------------------------------------- #5 failed rerun, #17 scratch
+
+def test_failed_calibrate_rerun_leaves_no_current_looking_result(tile, tmp_path):
+    out = tmp_path / "cal"
+    (out / "calibrated.ms").mkdir(parents=True)  # the previous run's products
+    (out / "caltables").mkdir()
+    (out / "calibrate.json").write_text('{"stage": "calibrate"}\n')
+    proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", "none", "--gain-field", "NOPE",
+                    "--out", out)
+    one_line_error(proc, 2, "NOPE")
+    assert not (out / "calibrate.json").exists()
+    assert not (out / "calibrated.ms").exists() and not (out / "caltables").exists()
+    assert not (out / "scratch").exists(), "a failed calibrate leaves its working.ms"
+    assert "calibrate failed" in (out / "FAILED").read_text() and "NOPE" in (out / "FAILED").read_text()
+
+
+def test_failed_catalog_and_report_reruns_leave_no_old_products(tmp_path):
+    out = tmp_path / "cat"
+    out.mkdir()
+    for name in ("catalog.json", "catalog.fits", "catalog.csv"):
+        (out / name).write_text("old\n")
+    bad = tmp_path / "bad.fits"
+    bad.write_text("this is not FITS\n")
+    proc = calmodel("catalog", "--image", bad, "--out", out)
+    assert proc.returncode == 2, proc.stderr
+    assert "casa.log" not in proc.stderr  # catalog writes none
+    assert sorted(p.name for p in out.iterdir()) == ["FAILED"]
+
+    report = tmp_path / "rep"
+    report.mkdir()
+    for name in ("report.json", "report.html", "tables.md"):
+        (report / name).write_text("old\n")
+    proc = calmodel("report", "--out", report, "--manifest", tmp_path / "missing.csv")
+    assert proc.returncode in (2, 64), proc.stderr
+    assert "casa.log" not in proc.stderr
+    if proc.returncode == 2:  # the stage ran and failed
+        assert sorted(p.name for p in report.iterdir()) == ["FAILED"]
+
+
+def test_a_successful_run_removes_failed(tmp_path):
+    from calmodel.core.outputs import stage_output
+
+    out = tmp_path / "o"
+    with pytest.raises(RuntimeError):
+        with stage_output(out, "x.json", products=("p",)):
+            out.mkdir()
+            (out / "p").write_text("half")
+            raise RuntimeError("No space left on device")
+    assert (out / "FAILED").read_text() == "x failed: No space left on device\n"
+    assert not (out / "p").exists()
+    with stage_output(out, "x.json"):
+        (out / "x.json").write_text("{}")
+    assert not (out / "FAILED").exists()
+
+
+# ---------------------------------------------------------------- #4 read-only inputs
+
+def test_private_copies_are_writable(tile, tmp_path):
+    from calmodel.core.ms import copy_ms
+
+    src = tmp_path / "ro.ms"
+    shutil.copytree(tile / "tile.ms", src)
+    subprocess.run(["chmod", "-R", "a-w", str(src)], check=True)
+    copy = copy_ms(src, tmp_path / "copy.ms")
+    for path in [copy, *copy.rglob("*")]:
+        assert path.stat().st_mode & stat.S_IWUSR, path
+    shutil.rmtree(copy)  # a copy that kept the bits could not be removed by a user
+
+
+@pytest.mark.slow
+def test_read_only_ms_and_model_just_work(tile, tmp_path):
+    """calibrate a read-only MS with a read-only component list, held to permission bits."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    shutil.copytree(tile / "tile.ms", ro / "ro.ms")
+    shutil.copytree(tile / "truth" / "calibrator.cl", ro / "cal.cl")
+    subprocess.run(["chmod", "-R", "a-w", str(ro / "ro.ms"), str(ro / "cal.cl")], check=True)
+    probe = subprocess.run([*AS_A_USER, "touch", str(ro / "ro.ms" / "probe")], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("setpriv cannot drop the permission override here")
+    out = tmp_path / "cal"
+    proc = calmodel("calibrate", "--ms", ro / "ro.ms", "--model", ro / "cal.cl", "--no-statwt",
+                    "--out", out, prefix=AS_A_USER)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "calibrate.json").read_text())["arm"] == "model"
+    shutil.rmtree(out)  # the products are the user's to remove
+
+
+# ---------------------------------------------------------------- #6 all-zero data, simulate
+
+def test_simulated_tile_has_no_empty_corrected_data(tile):
+    from calmodel.core.casa import casa_tools
+
+    tb = casa_tools().tools.table()
+    tb.open(str(tile / "tile.ms"))
+    try:
+        assert "CORRECTED_DATA" not in tb.colnames()
+    finally:
+        tb.close()
+
+
+def test_image_of_an_all_zero_column_is_an_error(tile, tmp_path):
+    from calmodel.core.casa import casa_tools
+
+    ms = tmp_path / "zero.ms"
+    shutil.copytree(tile / "tile.ms", ms)
+    tb = casa_tools().tools.table()
+    tb.open(str(ms), nomodify=False)
+    try:  # what an empty column looks like (simulate's old CORRECTED_DATA was all zero)
+        tb.putcol("DATA", 0 * tb.getcol("DATA"))
+    finally:
+        tb.close()
+    proc = calmodel("image", "--ms", ms, "--field", "T01", "--mode", "ql", "--out", tmp_path / "img")
+    one_line_error(proc, 2, "column DATA", "'T01'", "all zero, NaN or flagged")
+    assert not (tmp_path / "img" / "image.json").exists()
+
+
+# ---------------------------------------------------------------- #7 numeric options
+
+def _float_options():
+    for name, command in main.commands.items():
+        for param in command.params:
+            if isinstance(param, SettingOption) and type(param.type) is FiniteFloat:
+                yield name, param.opts[0]
+
+
+@pytest.mark.parametrize("command,flag", sorted(set(_float_options())))
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_every_float_option_rejects_non_finite(command, flag, value):
+    param = next(p for p in main.commands[command].params if flag in p.opts)
+    values = [value] * (param.nargs if param.nargs > 1 else 1)
+    result = CliRunner().invoke(main, [command, flag, *values])
+    assert result.exit_code == 64, (command, flag, result.output)
+    assert "finite" in result.output
+
+
+@pytest.mark.parametrize("args,words", [
+    (["report", "--flux-threshold", "-0.1"], ">= 0"),
+    (["report", "--nsigma", "0"], "> 0"),
+    (["report", "--min-components", "1"], ">= 3"),
+    (["characterize", "--threshold", "0"], "> 0"),
+    (["characterize", "--min-fraction", "1.5"], "<= 1"),
+    (["image", "--robust", "3"], "<= 2"),
+    (["image", "--cell", "-1"], "> 0"),
+    (["catalog", "--ncores", "0"], ">= 1"),
+    (["simulate", "--seed", "-5"], ">= 0"),
+    (["simulate", "--seed", "abc"], "not an integer"),
+    (["compare", "--match-radius", "0"], "> 0"),
+])
+def test_out_of_range_options_are_usage_errors(args, words):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 64, result.output
+    assert words in result.output
+
+
+# ---------------------------------------------------------------- #15 --help, #17 exit codes
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_help_exits_zero_without_a_failed_line(command):
+    proc = calmodel(command, "--help")
+    assert proc.returncode == 0 and "failed" not in proc.stderr, proc.stderr
+
+
+def test_internal_errors_name_casa_log_only_for_stages_that_write_one(monkeypatch, tmp_path):
+    import calmodel.compare.stage
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(calmodel.compare.stage, "compare", boom)
+    cat = tmp_path / "c.csv"
+    cat.write_text("x\n")
+    result = CliRunner().invoke(
+        main, ["compare", "--model", str(cat), "--nomodel", str(cat), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "boom" in result.stderr and "casa.log" not in result.stderr
+    assert (tmp_path / "o").is_dir() is False or "boom" in (tmp_path / "o" / "FAILED").read_text()
+
+
+def test_a_broken_uvfits_is_bad_input(tmp_path):
+    bad = tmp_path / "broken.uvfits"
+    header = "".join(card.ljust(80) for card in (
+        "SIMPLE  = T", "BITPIX  = -32", "NAXIS   = 0", "GROUPS  = T", "END"))
+    bad.write_bytes(header.ljust(2880).encode() + b"\0" * 100)
+    proc = calmodel("characterize", "--ms", bad, "--out", tmp_path / "o")
+    assert proc.returncode == 2, proc.stderr
+    assert "broken.uvfits" in proc.stderr
+
+
+def test_an_unreadable_ms_table_is_bad_input(tile, tmp_path):
+    ms = tmp_path / "corrupt.ms"
+    shutil.copytree(tile / "tile.ms", ms)
+    os.truncate(ms / "table.f0", 50)
+    proc = calmodel("calibrate", "--ms", ms, "--model", "none", "--out", tmp_path / "cal")
+    assert proc.returncode == 2, proc.stderr
+    assert not (tmp_path / "cal" / "scratch").exists()
+
+
+def test_click_types_are_the_finite_one():
+    """No float option escapes FiniteFloat (a plain click.FLOAT accepts 'nan')."""
+    for name, command in main.commands.items():
+        for param in command.params:
+            assert not isinstance(param.type, click.types.FloatParamType), (name, param.opts)
+
+
+# ---------------------------------------------------------------- #10/#11 disk full
+
+def test_casa_console_disk_full_reaches_the_error(tmp_path):
+    from calmodel.core.casa import stage_console
+
+    out = tmp_path / "o"
+    out.mkdir()
+    with pytest.raises(OSError) as caught:
+        with stage_console(out):
+            os.write(2, b"SEVERE: TableProxy: No space left on device\n")  # as CASA's C++ writes it
+            raise RuntimeError("split failed")
+    assert "No space left on device" in str(caught.value) and "split failed" in str(caught.value)
+    assert "No space left" in (out / "casa_console.log").read_text()
+
+
+# ---------------------------------------------------------------- #12 corrupt component list
+
+def test_a_corrupt_component_list_is_bad_input(tile, tmp_path):
+    model = tmp_path / "model.cl"
+    shutil.copytree(tile / "truth" / "calibrator.cl", model)
+    os.truncate(model / "table.f0", 50)
+    out = tmp_path / "cal"
+    proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", model, "--no-statwt", "--out", out)
+    one_line_error(proc, 2, "cannot read component list", "model.cl")
+    assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+
+
+# ---------------------------------------------------------------- #13 NaN calibrator data
+
+def test_a_calibrator_without_usable_data_is_named(tile, tmp_path):
+    from calmodel.core.casa import casa_tools
+    from calmodel.core.ms import field_names
+
+    ms = tmp_path / "nan.ms"
+    shutil.copytree(tile / "tile.ms", ms)
+    gain = field_names(ms).index("J1407+2827")
+    tb = casa_tools().tools.table()
+    tb.open(str(ms), nomodify=False)
+    try:
+        sel = tb.query(f"FIELD_ID == {gain}")
+        sel.putcol("DATA", sel.getcol("DATA") * float("nan"))
+        sel.close()
+    finally:
+        tb.close()
+    out = tmp_path / "cal"
+    proc = calmodel("calibrate", "--ms", ms, "--model", "none", "--no-statwt", "--out", out)
+    one_line_error(proc, 2, "'J1407+2827'", "no usable visibilities")
+    assert not (out / "scratch").exists()
