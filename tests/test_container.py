@@ -155,8 +155,9 @@ def test_workflow_test_profile_runs_inside_podman(image, tmp_path):
     trace = sorted((results / "pipeline_info").glob("trace_*.txt"))[-1].read_text().splitlines()
     assert len(trace) > 20 and all("\tCOMPLETED\t" in line for line in trace[1:]), trace
     report = json.loads((results / "report" / "report.json").read_text())
-    assert report["tiles"]["demo_vlass_like"]["verdict"] == "no-significant-change"
-    assert report["tiles"]["demo_coequal_double"]["verdict"] == "significant-change"
+    vlass, double = report["tiles"]["demo_vlass_like"], report["tiles"]["demo_coequal_double"]
+    assert double["scope"]["scope"] == "out-of-scope" and double["verdict"] == "significant-change"
+    assert vlass["scope"]["scope"] == "in-scope" and report["overall"]["in-scope"]["verdict"] == vlass["verdict"]
 
 
 def test_charliecloud_profile_runs_tasks_in_the_directory_image():
