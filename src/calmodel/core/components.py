@@ -100,8 +100,15 @@ def point_model(path: Path, ra_deg: float, dec_deg: float, ref_freq_hz: float) -
     return write_component_list(path, [Component(ra_deg, dec_deg, 1.0, 0.0, ref_freq_hz=ref_freq_hz)])
 
 
-def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float) -> Path:
-    """Copy of a component list with every flux times ``factor`` and every index + ``alpha_shift``."""
+def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float,
+                  ref_freq_hz: float | None = None) -> Path:
+    """Copy of a component list multiplied by ``factor`` (nu / ref_freq_hz)^alpha_shift.
+
+    Each component keeps its own reference frequency nu_k: its flux is multiplied by
+    ``factor`` (nu_k / ref_freq_hz)^alpha_shift and its index raised by ``alpha_shift``, which
+    is exact at every frequency. ``ref_freq_hz`` None means each component's own nu_k (one
+    reference frequency for the scaling law and the model: fluxscale fits at the mean spw
+    frequency, 2.952 GHz on the demo, while model components sit at 3 GHz)."""
     if Path(dst).exists():
         shutil.rmtree(dst)
     copy_tree(src, dst)  # writable even if src is not: it is opened for writing below
@@ -110,7 +117,9 @@ def rescaled_copy(src: Path, dst: Path, factor: float, alpha_shift: float) -> Pa
     try:
         for i in range(cl.length()):
             comp = cl.getcomponent(i)
-            flux = np.real(comp["flux"]["value"]) * factor
+            own_hz = float(casa_tools().tools.quanta().convert(comp["spectrum"]["frequency"]["m0"], "Hz")["value"])
+            scale = factor * (own_hz / ref_freq_hz) ** alpha_shift if ref_freq_hz else factor
+            flux = np.real(comp["flux"]["value"]) * scale
             cl.setflux(i, value=flux.tolist(), unit="Jy", polarization="Stokes")
             index = float(np.atleast_1d(comp["spectrum"].get("index", [0.0]))[0])
             cl.setspectrum(i, type="spectral index", index=index + alpha_shift)

@@ -8,7 +8,10 @@ from calmodel.core.options import bounded
 
 # Per-mode defaults (docs/imaging.md explains each), used where a setting is None.
 PIXELS_PER_FRINGE = {"ql": 2.0, "se": 2.5}  # pixels across lambda_min / B_max
-NSIGMA = {"ql": 4.5, "se": 3.0}
+# QL stops at 4 x the residual RMS and runs minor cycles of at most 500 iterations with
+# cyclefactor 2, as the VLASS QL heuristics (NRAO pipeline, ImageParamsHeuristicsVlassQl).
+NSIGMA = {"ql": 4.0, "se": 3.0}
+QL_CYCLES = {"cycleniter": 500, "cyclefactor": 2.0, "scales": [0]}
 
 
 @dataclass(frozen=True)
