@@ -294,9 +294,13 @@ def pybdsf_sources(cat: Table) -> Table:
     for sid in np.unique(ids):
         members = np.flatnonzero(ids == sid)
         brightest = members[np.argmax(np.asarray(cat["Peak_flux"], float)[members])]
-        rows.append((brightest, float(np.sum(np.asarray(cat["Total_flux"], float)[members]))))
-    out = cat[[b for b, _ in rows]]
-    out["Total_flux"] = [total for _, total in rows]
+        error = (float(np.sqrt(np.sum(np.asarray(cat["E_Total_flux"], float)[members] ** 2)))
+                 if "E_Total_flux" in cat.colnames else np.nan)
+        rows.append((brightest, float(np.sum(np.asarray(cat["Total_flux"], float)[members])), error))
+    out = cat[[b for b, _, _ in rows]]
+    out["Total_flux"] = [total for _, total, _ in rows]
+    if "E_Total_flux" in cat.colnames:
+        out["E_Total_flux"] = [error for _, _, error in rows]
     return out
 
 
@@ -354,7 +358,18 @@ def truth_comparison(cat: Table, record: dict, truth: Table, radius_arcsec: floa
         "completeness_bright": _completeness(detected, snr, bright_snr),
         "false_detections": {"n": n_false, "fraction": n_false / len(cat) if len(cat) else None},
     }
-    arrays = {"true_flux": flux[it], "ratio": ratio, "alpha_err": alpha_err}
+    arrays = {"true_flux": flux[it], "ratio": ratio, "alpha_err": alpha_err,
+              "table": Table({"ra_deg": np.asarray(sub["ra_deg"], float)[it],
+                              "dec_deg": np.asarray(sub["dec_deg"], float)[it],
+                              "true_flux_jy": flux[it],
+                              "Total_flux": np.asarray(cat["Total_flux"], float)[ic],
+                              "E_Total_flux": (np.asarray(cat["E_Total_flux"], float)[ic]
+                                               if "E_Total_flux" in cat.colnames else np.full(len(ic), np.nan)),
+                              "ratio": ratio,
+                              "true_snr": snr[it] if snr is not None else np.full(len(it), np.nan),
+                              "resolved": (np.nan_to_num(np.asarray(sub["maj_arcsec"], float))[it] > 0
+                                           if "maj_arcsec" in sub.colnames else np.zeros(len(it), bool)),
+                              "alpha_error": alpha_err, "sep_arcsec": sep})}
     return numbers, arrays
 
 
@@ -583,6 +598,8 @@ def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = 
 
     out.mkdir(parents=True, exist_ok=True)
     matched = write_table(pairs, out / "matched.csv", "ascii.csv")
+    truth_tables = [write_table(truth_arrays[arm]["table"], out / f"truth_{arm}.csv", "ascii.csv")
+                    for arm in ARMS] if truth_arrays else []
     figures = _figures(out, pairs, fits, quantities, tp, truth_arrays)
     results = {
         "inputs": {"model": str(model_cat), "nomodel": str(nomodel_cat),
@@ -597,7 +614,8 @@ def compare(model_cat: Path, nomodel_cat: Path, out: Path, truth: Path | None = 
         "total_over_peak": total_over_peak,
         "outliers": outliers,
         "truth": truth_numbers,
-        "products": {"matched": matched.name, "figures": [p.name for p in figures]},
+        "products": {"matched": matched.name, "figures": [p.name for p in figures],
+                     "truth_matches": [p.name for p in truth_tables]},
     }
     parameters = {"match_radius_arcsec": match_radius_arcsec, "outlier_sigma": outlier_sigma,
                   "bright_flux_jy": bright_flux_jy, "rms_jy": rms_jy, "truth_field": truth_field,

@@ -27,9 +27,11 @@ class ImagingSettings:
     reffreq_ghz: float = bounded(3.0, low=0, low_open=True)  # SE (mtmfs) reference frequency
     # SE: nterms 2 only above this fractional bandwidth, else nterms 1 and NaN alpha (core.wideband)
     min_fractional_bandwidth: float = bounded(0.15, low=0)
-    selfcal_combine: str = ""  # '' (per spw, per scan, as VLASS-SE) or 'spw'
+    # SE self-cal as VLASS-SE (NRAO pipeline hifv_selfcal, selfcalmode 'VLASS-SE'): phase-only,
+    # solint 'inf' (per scan), spws and fields combined, minsnr 5, applied with 'nearest'.
+    selfcal_combine: str = "spw,field"  # or 'spw', or '' (per spw)
     selfcal_nsigma: float = 5.0  # depth of the shallow clean that makes the self-cal model
-    selfcal_minsnr: float = 3.0
+    selfcal_minsnr: float = 5.0
     selfcal_max_flagged: float = 0.5  # skip applying self-cal if more solutions fail
     selfcal_max_rms_increase: float = 0.05  # revert self-cal if it raises the residual RMS more
     automask: bool = True  # SE final clean inside an auto-multithresh mask (AUTOMASK)

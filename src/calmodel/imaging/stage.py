@@ -94,8 +94,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
     mode = str(settings.mode).lower()
     if mode not in MODES:
         raise CalmodelError(f"--mode must be one of {', '.join(MODES)}, not '{settings.mode}'")
-    if settings.selfcal_combine not in ("", "spw"):
-        raise CalmodelError(f"self-cal combine must be '' or 'spw', not '{settings.selfcal_combine}'")
+    if settings.selfcal_combine not in ("spw,field", "spw", ""):
+        raise CalmodelError(f"self-cal combine must be 'spw,field', 'spw' or '', not "
+                            f"'{settings.selfcal_combine}'")
     if settings.fov_arcmin <= 0:
         raise CalmodelError(f"--fov-arcmin must be positive, not {settings.fov_arcmin}")
     if settings.imsize is not None and settings.imsize < 16:
