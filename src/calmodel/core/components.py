@@ -143,8 +143,14 @@ def write_model_column(vis: Path, field: str, component_list: Path) -> None:
 
 def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float = 1e-3,
                              normalise: bool = False, reffreq_hz: float | None = None) -> Path:
-    """One point component per model pixel above ``threshold`` x the peak (drops negatives),
-    with spectral index tt1/tt0 (clipped to [-3, 3]); optionally scaled to 1 Jy in total."""
+    """One point component per model pixel with |flux| above ``threshold`` x the peak, of
+    either sign, with spectral index tt1/tt0 (clipped to [-3, 3]); optionally scaled to 1 Jy
+    in total.
+
+    Positive and negative pixels are treated alike: clean's noise components come in both
+    signs and cancel in the sum; keeping only the positive ones biased the model high (the
+    coequal double: 1.221 Jy in model.cl for a 1.10 Jy source whose clean model held 1.130).
+    """
     ia = casa_tools().tools.image()
     if not Path(tt0).is_dir():
         raise CalmodelError(f"model image not found: {tt0}")
@@ -154,8 +160,8 @@ def images_to_component_list(tt0: Path, tt1: Path, out: Path, threshold: float =
     ref = reffreq_hz or float(csys.referencevalue(format="n")["numeric"][3])
     ia.close()
     model1 = read_plane(str(tt1)) if Path(tt1).is_dir() else np.zeros_like(model0)
-    keep = model0 > threshold * model0.max()
-    if not keep.any():
+    keep = np.abs(model0) > threshold * model0.max()
+    if model0.max() <= 0 or not keep.any():
         raise CalmodelError(f"model image {tt0} has no positive pixels")
     scale = 1.0 / model0[keep].sum() if normalise else 1.0
     components = []
