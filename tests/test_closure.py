@@ -109,12 +109,20 @@ def test_closure_rung_recovers_the_truth(rung, mode):
 @pytest.mark.slow
 def test_closure_with_the_built_model(tmp_path):
     """The third rung: the model built by build-model instead of the true one (2% tolerance)."""
-    compares = run_rung(tmp_path / "built", RUNGS["corrupted_true_model"][0], "built")
+    root = tmp_path / "built"
+    compares = run_rung(root, RUNGS["corrupted_true_model"][0], "built")
     for mode in ("ql", "se"):
         numbers = closure_numbers(compares[mode])
         assert numbers["n"] >= 5
         assert abs(numbers["median"] - 1.0) <= 0.02, (mode, numbers["median"])
         assert np.all(numbers["deviation"] <= numbers["allowed"]), mode
+    # The memo's own route on the same built model: its fluxes taken as absolute, fluxscale
+    # should then return ~1 and alpha ~0 (within the memo's 3% and the report's 0.2 in alpha).
+    run([CALMODEL, "calibrate", "--ms", str(root / "tile" / "tile.ms"), "--model", str(root / "model" / "model.cl"),
+         "--flux-scale", "model", "--no-statwt", "--out", str(root / "cal_fluxscale_model")])
+    fluxscale = json.loads((root / "cal_fluxscale_model" / "calibrate.json").read_text())["fluxscale"]
+    assert fluxscale["fit_flux_jy"] == pytest.approx(1.0, abs=0.03), fluxscale
+    assert abs(fluxscale["fit_alpha"]) <= 0.2, fluxscale
 
 
 @pytest.mark.slow
