@@ -139,7 +139,9 @@ def _truth_table(tiles: dict) -> list[Table]:
                     "False detections"], rows,
                    "Flux ratio and alpha error: median, the median's uncertainty and the "
                    "1.4826 MAD scatter, over the components each arm matched, so the two arms' "
-                   "samples differ: the paired comparison is in the mode tables. Completeness "
+                   "samples differ: the paired comparison is in the mode tables. True flux: as "
+                   "the image measures it, each spectrum through the image's own Taylor fit "
+                   "over its channels (docs/closure.md), per PyBDSF source. Completeness "
                    "counts the truth components above the S/N limit that were detected.")]
 
 
