@@ -341,3 +341,81 @@ def test_a_calibrator_without_usable_data_is_named(tile, tmp_path):
     proc = calmodel("calibrate", "--ms", ms, "--model", "none", "--no-statwt", "--out", out)
     one_line_error(proc, 2, "'J1407+2827'", "no usable visibilities")
     assert not (out / "scratch").exists()
+
+
+# ---------------------------------------------------------------- #11/#12 CASA killing the process
+
+def _mounted_tmpfs(path: Path, size: str) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    disk = _mounted_tmpfs(tmp_path / "small", "30m")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_calibrate_on_a_full_disk_ends_with_one_line_and_failed(tile, small_disk):
+    """CASA's C++ aborts (SIGABRT) when the private copy does not fit: the parent process
+    still writes FAILED, keeps the console and exits 1 (not 134, which would be retried)."""
+    out = small_disk / "cal"
+    proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", "none", "--out", out)
+    line = one_line_error(proc, 1, "calibrate failed", "No space left on device", "not retried")
+    assert "SIGABRT" in line, line
+    assert (out / "FAILED").read_text().startswith("calibrate failed: ")
+    assert "No space left" in (out / "FAILED").read_text()
+    assert "No space left" in (out / "casa_console.log").read_text()
+    assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _signal_the_stage(tile: Path, out: Path, sig) -> subprocess.CompletedProcess:
+    """Start calibrate, wait for its CASA child to be busy, send it ``sig`` (as a crash or
+    the kernel's OOM killer would), return the finished parent."""
+    import signal
+    import time
+
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    parent = subprocess.Popen([CALMODEL, "calibrate", "--ms", str(tile / "tile.ms"), "--model", "none",
+                               "--no-statwt", "--out", str(out)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "casa.log").exists():  # the child has set CASA up: it is in the stage
+        assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()
+        time.sleep(0.2)
+    (child,) = _children(parent.pid)
+    os.kill(child, sig)
+    stdout, stderr = parent.communicate(timeout=120)
+    return subprocess.CompletedProcess(parent.args, parent.returncode, stdout, stderr)
+
+
+def test_a_crashed_casa_child_is_an_internal_error_never_a_retry(tile, tmp_path):
+    import signal
+
+    out = tmp_path / "cal"
+    proc = _signal_the_stage(tile, out, signal.SIGSEGV)
+    one_line_error(proc, 1, "calibrate failed", "SIGSEGV", "not retried")
+    assert (out / "FAILED").read_text().startswith("calibrate failed: CASA crashed (SIGSEGV)")
+    assert (out / "casa_console.log").exists()
+    assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+
+
+def test_an_out_of_memory_kill_keeps_its_exit_status(tile, tmp_path):
+    """SIGKILL (the OOM killer, a scheduler) is 137, which the workflow retries with more memory."""
+    import signal
+
+    proc = _signal_the_stage(tile, tmp_path / "cal", signal.SIGKILL)
+    assert proc.returncode == 137, (proc.returncode, proc.stderr)
+    assert "failed" not in proc.stderr

@@ -24,6 +24,7 @@ from calmodel.calibrate.cli import command as calibrate_command
 from calmodel.catalog.cli import command as catalog_command
 from calmodel.characterize.cli import command as characterize_command
 from calmodel.compare.cli import command as compare_command
+from calmodel.core import child
 from calmodel.env import command as env_command
 from calmodel.imaging.cli import command as image_command
 from calmodel.report.cli import report_command
@@ -35,7 +36,7 @@ EXIT_USAGE = 64  # EX_USAGE of sysexits.h
 
 # The stages that send CASA's log to OUT/casa.log; the others (catalog, compare, report, env)
 # write none, so their errors must not point at one.
-CASA_LOG_STAGES = frozenset({"simulate", "characterize", "build-model", "calibrate", "image"})
+CASA_LOG_STAGES = child.ISOLATED
 
 
 class _Group(click.Group):
@@ -52,6 +53,16 @@ class _Group(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(EXIT_INTERNAL)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in child.ISOLATED and child.report_dir() is None:
+            # Options are checked here (usage errors, --help); the stage runs in a child,
+            # so that a CASA crash still ends with FAILED and one line (core.child).
+            with command.make_context(name, list(rest), parent=ctx):
+                pass
+            sys.exit(child.run_isolated(name, rest))
+        return name, command, rest
 
     def invoke(self, ctx: click.Context):
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from calmodel import CalmodelError
+from calmodel.core.child import announce
 
 FAILED_NAME = "FAILED"
 
@@ -49,6 +50,26 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def remove_quietly(path: Path) -> None:
+    """Remove ``path`` if it can be: while reporting a failure, that failure is the news."""
+    try:
+        _remove(Path(path))
+    except OSError:
+        pass
+
+
+def write_failed(out: Path, record: str, message: str) -> None:
+    """``out/FAILED``: ``<stage> failed: <message>``, one line (if ``out`` exists and it fits)."""
+    out = Path(out)
+    if not out.is_dir():
+        return
+    message = " ".join(str(message).split())[:300]
+    try:
+        (out / FAILED_NAME).write_text(f"{record.rsplit('.', 1)[0]} failed: {message}\n", encoding="utf-8")
+    except OSError:  # e.g. the disk is full: the missing record still says "not done"
+        pass
+
+
 @contextmanager
 def stage_output(out: Path, record: str, inputs: Iterable[Path | None] = (),
                  products: Iterable[str] = (), scratch: Iterable[str] = ()) -> Iterator[Path]:
@@ -58,6 +79,7 @@ def stage_output(out: Path, record: str, inputs: Iterable[Path | None] = (),
     products, scratch = tuple(products), tuple(scratch)
     out = Path(out)
     check_out(out, inputs)
+    announce(out, record, products, scratch)  # for the parent, should CASA kill this process
     failed = out / FAILED_NAME
     if out.is_dir():
         # The record first: from here on, the folder does not look like a finished run.
@@ -67,15 +89,7 @@ def stage_output(out: Path, record: str, inputs: Iterable[Path | None] = (),
         yield out
     except Exception as err:
         for name in (*products, *scratch):
-            try:
-                _remove(out / name)
-            except OSError:  # best effort: the error being raised is the one to report
-                pass
-        if out.is_dir():
-            message = " ".join(str(err).split())[:300] or type(err).__name__
-            try:
-                failed.write_text(f"{record.rsplit('.', 1)[0]} failed: {message}\n", encoding="utf-8")
-            except OSError:  # e.g. the disk is full: the missing record still says "not done"
-                pass
+            remove_quietly(out / name)
+        write_failed(out, record, str(err) or type(err).__name__)
         raise
     failed.unlink(missing_ok=True)
