@@ -419,3 +419,28 @@ def test_an_out_of_memory_kill_keeps_its_exit_status(tile, tmp_path):
     proc = _signal_the_stage(tile, tmp_path / "cal", signal.SIGKILL)
     assert proc.returncode == 137, (proc.returncode, proc.stderr)
     assert "failed" not in proc.stderr
+
+
+# ---------------------------------------------------------------- records read by compare and report
+
+@pytest.mark.parametrize("text,words", [
+    ("[1, 2]", "expected a JSON object"),
+    ("{not json", "not valid JSON"),
+    (b"\xff\xfe\x00", "not a text file"),
+])
+def test_a_broken_catalog_record_beside_a_catalogue_is_one_line(tmp_path, text, words):
+    """compare reads the catalog.json beside each catalogue with core.io.read_json_object,
+    the reader the report uses: one line naming the file, exit 2."""
+    cats = []
+    for arm in ("model", "nomodel"):
+        (tmp_path / arm).mkdir()
+        cat = tmp_path / arm / "catalog.csv"
+        cat.write_text("RA,DEC,Total_flux,Peak_flux\n150.0,20.0,0.001,0.001\n")
+        cats.append(cat)
+    truth = tmp_path / "sky.csv"  # the records are read for the comparison with the truth
+    truth.write_text("ra_deg,dec_deg,flux_jy\n150.0,20.0,0.001\n")
+    record = tmp_path / "model" / "catalog.json"
+    record.write_bytes(text if isinstance(text, bytes) else text.encode())
+    proc = calmodel("compare", "--model", cats[0], "--nomodel", cats[1], "--truth", truth,
+                    "--out", tmp_path / "cmp")
+    one_line_error(proc, 2, str(record), words)
