@@ -117,7 +117,7 @@ def _clue(console: Path) -> str | None:
 def crash_summary(folder: Path, command: str, sig: signal.Signals) -> str:
     """Clean up after a child killed by ``sig``; return the line for the terminal."""
     from calmodel.core.io import share
-    from calmodel.core.outputs import remove_quietly, write_failed
+    from calmodel.core.outputs import OutputBusyError, exclusive, remove_quietly, write_failed
 
     console = folder / "console.log"
     clue = _clue(console)
@@ -128,11 +128,15 @@ def crash_summary(folder: Path, command: str, sig: signal.Signals) -> str:
         return f"{what} (not retried)"
     out = Path(stage["out"])
     record = stage.get("record") or f"{command.replace('-', '_')}.json"
-    # The products and work folders first: the space a full disk needs for FAILED. The
-    # record too, should the crash come after it (a folder with FAILED has none).
-    for name in (*stage.get("remove", ()), record):
-        remove_quietly(out / name)
-    write_failed(out, record, what)
+    try:
+        with exclusive(out):  # the child's lock died with it
+            # The products and work folders first: the space a full disk needs for FAILED.
+            # The record too, should the crash come after it (a folder with FAILED has none).
+            for name in (*stage.get("remove", ()), record):
+                remove_quietly(out / name)
+            write_failed(out, record, what)
+    except OutputBusyError:  # another writer took over: its folder now, leave it alone
+        return f"{what} (not retried)"
     kept = None
     if console.exists():
         # Beside the record if it fits; else (a full disk) in the temporary folder.
