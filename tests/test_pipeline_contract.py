@@ -280,8 +280,19 @@ def test_stub_run_pairs_arms_writes_manifest_and_stays_in_outdir(tmp_path):
             assert (stage, "", "", "") in stages
         assert {("calibrate", "", "", "model"), ("calibrate", "", "", "nomodel")} <= set(stages)
     assert len({r["path"] for r in rows}) == len(rows)
-    # Large products stay in the work directory.
+    # docs/output.md: large products (measurement sets, build-model's model.cl) stay in the
+    # work directory; the records, the small component lists and the model images are
+    # published. The stubs write the real stages' layout and make the same moves.
     assert not list(outdir.rglob("*.ms")) and not list(outdir.rglob("model.cl"))
+    for tile in ("demo_vlass_like", "demo_coequal_double"):
+        for arm in ("nomodel", "model"):
+            assert (outdir / tile / f"calibrate_{arm}" / "calibrate.json").is_file()
+            assert (outdir / tile / f"calibrate_{arm}" / "gain_calibrator_model.cl").is_dir()
+            assert (outdir / tile / f"calibrate_{arm}" / "caltables").is_dir()
+        assert (outdir / tile / "build_model" / "model.tt0").is_dir()
+        assert (outdir / tile / "simulate" / "truth" / "calibrator.cl").is_dir()
+    made = [p for p in (tmp_path / "work").glob("*/*/calibrated.ms") if not p.is_symlink()]  # not staged copies
+    assert len(made) == 4
 
 
 # ---------------------------------------------------------------- resources and retries
