@@ -444,3 +444,28 @@ def test_a_broken_catalog_record_beside_a_catalogue_is_one_line(tmp_path, text, 
     proc = calmodel("compare", "--model", cats[0], "--nomodel", cats[1], "--truth", truth,
                     "--out", tmp_path / "cmp")
     one_line_error(proc, 2, str(record), words)
+
+
+# ---------------------------------------------------------------- #18 two writers of one --out
+
+@pytest.mark.parametrize("stage,args", [
+    ("characterize", ["--ms", "{tile}/tile.ms"]),   # a CASA stage (in its child process)
+    ("simulate", ["--preset", "point"]),           # no stage_output: locked by stage_console
+    ("catalog", ["--image", "{tile}/missing.fits"]),  # a stage without CASA
+])
+def test_a_second_writer_of_the_same_out_stops_at_once(tile, tmp_path, stage, args):
+    """While another process holds --out (an orphaned task of a killed run), a stage exits 75
+    (the workflow retries it in a new work folder) and touches nothing, not even the old record."""
+    from calmodel.core.outputs import exclusive
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"{stage}.json").write_text("{}\n")  # the other writer's
+    before = tree_listing(out)
+    with exclusive(out):
+        proc = calmodel(stage, *(a.format(tile=tile) for a in args), "--out", out)
+    one_line_error(proc, 75, f"--out {out} is being written by another calmodel process (pid {os.getpid()})")
+    assert tree_listing(out) == before and (out / f"{stage}.json").read_text() == "{}\n"
+    # Once the other writer has gone, the same command runs (here: to its own bad-input error).
+    if stage == "catalog":
+        one_line_error(calmodel(stage, *(a.format(tile=tile) for a in args), "--out", out), 2, "missing.fits")
