@@ -374,6 +374,21 @@ def test_calibrate_on_a_full_disk_ends_with_one_line_and_failed(tile, small_disk
     assert "No space left" in (out / "FAILED").read_text()
     assert "No space left" in (out / "casa_console.log").read_text()
     assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no half-written temporaries
+
+
+def test_simulate_on_a_full_disk_ends_with_one_line_and_failed(tmp_path):
+    disk = _mounted_tmpfs(tmp_path / "tiny", "8m")  # the point tile needs ~16 MB
+    try:
+        out = disk / "sim"
+        proc = calmodel("simulate", "--preset", "point", "--out", out)
+        one_line_error(proc, 1, "simulate failed", "SIGABRT", "No space left on device", "not retried")
+        failed = (out / "FAILED").read_text()
+        assert failed.startswith("simulate failed: CASA crashed (SIGABRT)") and "No space left" in failed
+        # The half-written tile (core.io's hidden temporary) is gone: the space FAILED needed.
+        assert sorted(p.name for p in out.iterdir()) == ["FAILED", "casa.log", "casa_console.log"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
 
 
 def _children(pid: int) -> list[int]:

@@ -14,7 +14,7 @@ the child reports into:
   instead of a temporary file of its own);
 * ``stage.json``: the stage's output folder and, when it runs inside
   ``core.outputs.stage_output``, its record and the products and work folders a failure
-  must remove.
+  must remove (with the hidden temporaries of half-written products, see crash_summary).
 
 When the child dies of a crash signal (:data:`CRASH_SIGNALS`), the parent does what the
 child's own failure handling would have done (remove products and work folders, write
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -110,7 +111,9 @@ def _clue(console: Path) -> str | None:
     for word in CLUES:
         found = next((" ".join(line.split()) for line in lines if word in line), None)
         if found:
-            return found[:300]
+            # CASA's source location says nothing to a user; the message is at the end.
+            found = re.sub(r"\(file [^)]*\)\s*", "", found)
+            return found if len(found) <= 240 else "..." + found[-237:]  # FAILED keeps 300
     return None
 
 
@@ -132,7 +135,10 @@ def crash_summary(folder: Path, command: str, sig: signal.Signals) -> str:
         with exclusive(out):  # the child's lock died with it
             # The products and work folders first: the space a full disk needs for FAILED.
             # The record too, should the crash come after it (a folder with FAILED has none).
-            for name in (*stage.get("remove", ()), record):
+            # Hidden entries are the crashed writer's temporaries (core.io's atomic_file/dir,
+            # characterize's and catalog's work folders): a finished write is never hidden.
+            hidden = [p.name for p in out.iterdir() if p.name.startswith(".")] if out.is_dir() else []
+            for name in (*stage.get("remove", ()), *hidden, record):
                 remove_quietly(out / name)
             write_failed(out, record, what)
     except OutputBusyError:  # another writer took over: its folder now, leave it alone
