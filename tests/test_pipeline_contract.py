@@ -333,7 +333,7 @@ def _hours(text):
     return sum(float(n) * {"h": 1, "m": 1 / 60, "s": 1 / 3600, "d": 24}[u] for n, u in re.findall(r"([\d.]+)(h|m|s|d)", text))
 
 
-@pytest.mark.parametrize("code", [137, 143, 104])
+@pytest.mark.parametrize("code", [137, 143, 104, 75])  # 75: --out busy (an orphaned writer)
 def test_retries_escalate_but_never_exceed_the_caps(probe_project, code):
     max_retries = int(re.search(r"maxRetries\s*=\s*(\d+)", (REPO / "conf" / "base.config").read_text()).group(1))
     proc, rows, _ = _probe(probe_project, f"retry{code}", code, max_retries + 1,
