@@ -396,9 +396,10 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _signal_the_stage(tile: Path, out: Path, sig) -> subprocess.CompletedProcess:
+def _signal_the_stage(tile: Path, out: Path, sig, to_parent: bool = False) -> subprocess.CompletedProcess:
     """Start calibrate, wait for its CASA child to be busy, send it ``sig`` (as a crash or
-    the kernel's OOM killer would), return the finished parent."""
+    the kernel's OOM killer would; ``to_parent``: to the calmodel process, as a scheduler
+    would), return the finished parent."""
     import signal
     import time
 
@@ -411,8 +412,9 @@ def _signal_the_stage(tile: Path, out: Path, sig) -> subprocess.CompletedProcess
         assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()
         time.sleep(0.2)
     (child,) = _children(parent.pid)
-    os.kill(child, sig)
+    os.kill(parent.pid if to_parent else child, sig)
     stdout, stderr = parent.communicate(timeout=120)
+    assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
     return subprocess.CompletedProcess(parent.args, parent.returncode, stdout, stderr)
 
 
@@ -484,3 +486,12 @@ def test_a_second_writer_of_the_same_out_stops_at_once(tile, tmp_path, stage, ar
     # Once the other writer has gone, the same command runs (here: to its own bad-input error).
     if stage == "catalog":
         one_line_error(calmodel(stage, *(a.format(tile=tile) for a in args), "--out", out), 2, "missing.fits")
+
+
+def test_a_scheduler_sigterm_reaches_the_casa_child(tile, tmp_path):
+    """Slurm's time limit or Nextflow's kill sends SIGTERM to calmodel: the CASA child gets it
+    too (no orphan keeps writing), and the exit status stays 143, which the workflow retries."""
+    import signal
+
+    proc = _signal_the_stage(tile, tmp_path / "cal", signal.SIGTERM, to_parent=True)
+    assert proc.returncode == 143, (proc.returncode, proc.stderr)

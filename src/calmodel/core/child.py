@@ -84,11 +84,20 @@ def run_isolated(command: str, args: Sequence[str]) -> int:
     code = "from calmodel.cli import main; main(prog_name='calmodel')"
     sys.stdout.flush()
     sys.stderr.flush()
+    started: list[subprocess.Popen] = []
+
+    def forward(signum, _frame):
+        for proc in started:
+            proc.send_signal(signum)
+        if not started:  # before the child exists: end as the signal would have
+            raise SystemExit(128 + signum)
+
+    # The handlers first, so that a scheduler's SIGTERM reaches the child as soon as it exists.
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
-        proc = subprocess.Popen([sys.executable, "-c", code, command, *args], env=env)
-        previous = {sig: signal.signal(sig, lambda signum, _frame: proc.send_signal(signum)) for sig in FORWARDED}
         try:
-            status = proc.wait()
+            started.append(subprocess.Popen([sys.executable, "-c", code, command, *args], env=env))
+            status = started[0].wait()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
