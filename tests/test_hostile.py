@@ -316,7 +316,7 @@ def test_a_corrupt_component_list_is_bad_input(tile, tmp_path):
     os.truncate(model / "table.f0", 50)
     out = tmp_path / "cal"
     proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", model, "--no-statwt", "--out", out)
-    one_line_error(proc, 2, "cannot read component list", "model.cl")
+    one_line_error(proc, 2, f"cannot read component list {model}:", "truncated or corrupt")
     assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
 
 
