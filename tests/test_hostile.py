@@ -467,7 +467,7 @@ def test_a_broken_catalog_record_beside_a_catalogue_is_one_line(tmp_path, text, 
 
 @pytest.mark.parametrize("stage,args", [
     ("characterize", ["--ms", "{tile}/tile.ms"]),   # a CASA stage (in its child process)
-    ("simulate", ["--preset", "point"]),           # no stage_output: locked by stage_console
+    ("simulate", ["--preset", "point"]),           # no stage_output: its command takes the lock
     ("catalog", ["--image", "{tile}/missing.fits"]),  # a stage without CASA
 ])
 def test_a_second_writer_of_the_same_out_stops_at_once(tile, tmp_path, stage, args):

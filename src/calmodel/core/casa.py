@@ -133,18 +133,10 @@ def stage_console(out: Path) -> Iterator[None]:
     OUT folder behind: in the folder a parent process reads should CASA kill this one
     (``core.child``), else in a temporary file."""
     from calmodel.core.child import announce, console_path
-    from calmodel.core.outputs import exclusive
-
-    with exclusive(out):  # one writer of out at a time (simulate has no stage_output)
-        announce(out)
-        with _console_of(out, console_path()):
-            yield
-
-
-@contextmanager
-def _console_of(out: Path, tmp: Path | None) -> Iterator[None]:
     from calmodel.core.io import share
 
+    announce(out)
+    tmp = console_path()
     if tmp is None:
         fd, name = tempfile.mkstemp(prefix="calmodel-console-", suffix=".log")
         os.close(fd)

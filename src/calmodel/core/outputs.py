@@ -34,10 +34,6 @@ from calmodel.core.child import announce
 
 FAILED_NAME = "FAILED"
 
-# Lock files held in this process (stage_output inside stage_console, or the reverse).
-_HELD: dict[Path, int] = {}
-
-
 class OutputBusyError(Exception):
     """Another process is writing the same ``--out``: try again once it has finished
     (the CLI exits 75, EX_TEMPFAIL, which the workflow retries in a new work folder)."""
@@ -58,9 +54,6 @@ def exclusive(out: Path) -> Iterator[None]:
     would let two processes lock two different files of the same name. On a file system
     without flock (Lustre mounted without ``flock``) the stage runs unguarded."""
     path = lock_path(out).resolve()
-    if path in _HELD:  # already ours (nested use in this process)
-        yield
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -79,11 +72,7 @@ def exclusive(out: Path) -> Iterator[None]:
         if fd >= 0:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # named in the other writer's error
-            _HELD[path] = fd
-        try:
-            yield
-        finally:
-            _HELD.pop(path, None)
+        yield
     finally:
         if fd >= 0:
             os.close(fd)  # releases the lock
