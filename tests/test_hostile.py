@@ -316,7 +316,7 @@ def test_a_corrupt_component_list_is_bad_input(tile, tmp_path):
     os.truncate(model / "table.f0", 50)
     out = tmp_path / "cal"
     proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", model, "--no-statwt", "--out", out)
-    one_line_error(proc, 2, "cannot read component list", "model.cl")
+    one_line_error(proc, 2, f"cannot read component list {model}:", "truncated or corrupt")
     assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
 
 
@@ -341,3 +341,157 @@ def test_a_calibrator_without_usable_data_is_named(tile, tmp_path):
     proc = calmodel("calibrate", "--ms", ms, "--model", "none", "--no-statwt", "--out", out)
     one_line_error(proc, 2, "'J1407+2827'", "no usable visibilities")
     assert not (out / "scratch").exists()
+
+
+# ---------------------------------------------------------------- #11/#12 CASA killing the process
+
+def _mounted_tmpfs(path: Path, size: str) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    disk = _mounted_tmpfs(tmp_path / "small", "30m")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_calibrate_on_a_full_disk_ends_with_one_line_and_failed(tile, small_disk):
+    """CASA's C++ aborts (SIGABRT) when the private copy does not fit: the parent process
+    still writes FAILED, keeps the console and exits 1 (not 134, which would be retried)."""
+    out = small_disk / "cal"
+    proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", "none", "--out", out)
+    line = one_line_error(proc, 1, "calibrate failed", "No space left on device", "not retried")
+    assert "SIGABRT" in line, line
+    assert (out / "FAILED").read_text().startswith("calibrate failed: ")
+    assert "No space left" in (out / "FAILED").read_text()
+    assert "No space left" in (out / "casa_console.log").read_text()
+    assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no half-written temporaries
+
+
+def test_simulate_on_a_full_disk_ends_with_one_line_and_failed(tmp_path):
+    disk = _mounted_tmpfs(tmp_path / "tiny", "8m")  # the point tile needs ~16 MB
+    try:
+        out = disk / "sim"
+        proc = calmodel("simulate", "--preset", "point", "--out", out)
+        one_line_error(proc, 1, "simulate failed", "SIGABRT", "No space left on device", "not retried")
+        failed = (out / "FAILED").read_text()
+        assert failed.startswith("simulate failed: CASA crashed (SIGABRT)") and "No space left" in failed
+        # The half-written tile (core.io's hidden temporary) is gone: the space FAILED needed.
+        assert sorted(p.name for p in out.iterdir()) == ["FAILED", "casa.log", "casa_console.log"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _signal_the_stage(tile: Path, out: Path, sig, to_parent: bool = False) -> subprocess.CompletedProcess:
+    """Start calibrate, wait for its CASA child to be busy, send it ``sig`` (as a crash or
+    the kernel's OOM killer would; ``to_parent``: to the calmodel process, as a scheduler
+    would), return the finished parent."""
+    import signal
+    import time
+
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    parent = subprocess.Popen([CALMODEL, "calibrate", "--ms", str(tile / "tile.ms"), "--model", "none",
+                               "--no-statwt", "--out", str(out)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "casa.log").exists():  # the child has set CASA up: it is in the stage
+        assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()
+        time.sleep(0.2)
+    (child,) = _children(parent.pid)
+    os.kill(parent.pid if to_parent else child, sig)
+    stdout, stderr = parent.communicate(timeout=120)
+    assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
+    return subprocess.CompletedProcess(parent.args, parent.returncode, stdout, stderr)
+
+
+def test_a_crashed_casa_child_is_an_internal_error_never_a_retry(tile, tmp_path):
+    import signal
+
+    out = tmp_path / "cal"
+    proc = _signal_the_stage(tile, out, signal.SIGSEGV)
+    one_line_error(proc, 1, "calibrate failed", "SIGSEGV", "not retried")
+    assert (out / "FAILED").read_text().startswith("calibrate failed: CASA crashed (SIGSEGV)")
+    assert (out / "casa_console.log").exists()
+    assert not (out / "scratch").exists() and not (out / "calibrate.json").exists()
+
+
+def test_an_out_of_memory_kill_keeps_its_exit_status(tile, tmp_path):
+    """SIGKILL (the OOM killer, a scheduler) is 137, which the workflow retries with more memory."""
+    import signal
+
+    proc = _signal_the_stage(tile, tmp_path / "cal", signal.SIGKILL)
+    assert proc.returncode == 137, (proc.returncode, proc.stderr)
+    assert "failed" not in proc.stderr
+
+
+# ---------------------------------------------------------------- records read by compare and report
+
+@pytest.mark.parametrize("text,words", [
+    ("[1, 2]", "expected a JSON object"),
+    ("{not json", "not valid JSON"),
+    (b"\xff\xfe\x00", "not a text file"),
+])
+def test_a_broken_catalog_record_beside_a_catalogue_is_one_line(tmp_path, text, words):
+    """compare reads the catalog.json beside each catalogue with core.io.read_json_object,
+    the reader the report uses: one line naming the file, exit 2."""
+    cats = []
+    for arm in ("model", "nomodel"):
+        (tmp_path / arm).mkdir()
+        cat = tmp_path / arm / "catalog.csv"
+        cat.write_text("RA,DEC,Total_flux,Peak_flux\n150.0,20.0,0.001,0.001\n")
+        cats.append(cat)
+    truth = tmp_path / "sky.csv"  # the records are read for the comparison with the truth
+    truth.write_text("ra_deg,dec_deg,flux_jy\n150.0,20.0,0.001\n")
+    record = tmp_path / "model" / "catalog.json"
+    record.write_bytes(text if isinstance(text, bytes) else text.encode())
+    proc = calmodel("compare", "--model", cats[0], "--nomodel", cats[1], "--truth", truth,
+                    "--out", tmp_path / "cmp")
+    one_line_error(proc, 2, str(record), words)
+
+
+# ---------------------------------------------------------------- #18 two writers of one --out
+
+@pytest.mark.parametrize("stage,args", [
+    ("characterize", ["--ms", "{tile}/tile.ms"]),   # a CASA stage (in its child process)
+    ("simulate", ["--preset", "point"]),           # no stage_output: its command takes the lock
+    ("catalog", ["--image", "{tile}/missing.fits"]),  # a stage without CASA
+])
+def test_a_second_writer_of_the_same_out_stops_at_once(tile, tmp_path, stage, args):
+    """While another process holds --out (an orphaned task of a killed run), a stage exits 75
+    (the workflow retries it in a new work folder) and touches nothing, not even the old record."""
+    from calmodel.core.outputs import exclusive
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"{stage}.json").write_text("{}\n")  # the other writer's
+    before = tree_listing(out)
+    with exclusive(out):
+        proc = calmodel(stage, *(a.format(tile=tile) for a in args), "--out", out)
+    one_line_error(proc, 75, f"--out {out} is being written by another calmodel process (pid {os.getpid()})")
+    assert tree_listing(out) == before and (out / f"{stage}.json").read_text() == "{}\n"
+    # Once the other writer has gone, the same command runs (here: to its own bad-input error).
+    if stage == "catalog":
+        one_line_error(calmodel(stage, *(a.format(tile=tile) for a in args), "--out", out), 2, "missing.fits")
+
+
+def test_a_scheduler_sigterm_reaches_the_casa_child(tile, tmp_path):
+    """Slurm's time limit or Nextflow's kill sends SIGTERM to calmodel: the CASA child gets it
+    too (no orphan keeps writing), and the exit status stays 143, which the workflow retries."""
+    import signal
+
+    proc = _signal_the_stage(tile, tmp_path / "cal", signal.SIGTERM, to_parent=True)
+    assert proc.returncode == 143, (proc.returncode, proc.stderr)

@@ -8,12 +8,16 @@ import csv
 import json
 import os
 import re
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from calmodel.cli import main as cli
 from calmodel.simulate.config import PRESETS
-from conftest import REPO, run
+from conftest import REPO, VENV_BIN, run
 
 MODULES = sorted((REPO / "modules").rglob("*.nf"))
 NF_FILES = ["main.nf", *sorted(str(p.relative_to(REPO)) for p in
@@ -276,24 +280,38 @@ def test_stub_run_pairs_arms_writes_manifest_and_stays_in_outdir(tmp_path):
             assert (stage, "", "", "") in stages
         assert {("calibrate", "", "", "model"), ("calibrate", "", "", "nomodel")} <= set(stages)
     assert len({r["path"] for r in rows}) == len(rows)
-    # Large products stay in the work directory.
+    # docs/output.md: large products (measurement sets, build-model's model.cl) stay in the
+    # work directory; the records, the small component lists and the model images are
+    # published. The stubs write the real stages' layout and make the same moves.
     assert not list(outdir.rglob("*.ms")) and not list(outdir.rglob("model.cl"))
+    for tile in ("demo_vlass_like", "demo_coequal_double"):
+        for arm in ("nomodel", "model"):
+            assert (outdir / tile / f"calibrate_{arm}" / "calibrate.json").is_file()
+            assert (outdir / tile / f"calibrate_{arm}" / "gain_calibrator_model.cl").is_dir()
+            assert (outdir / tile / f"calibrate_{arm}" / "caltables").is_dir()
+        assert (outdir / tile / "build_model" / "model.tt0").is_dir()
+        assert (outdir / tile / "simulate" / "truth" / "calibrator.cl").is_dir()
+    made = [p for p in (tmp_path / "work").glob("*/*/calibrated.ms") if not p.is_symlink()]  # not staged copies
+    assert len(made) == 4
 
 
 # ---------------------------------------------------------------- resources and retries
 
 
-@pytest.fixture(scope="module")
-def probe_project(tmp_path_factory):
-    """The pipeline's configuration around a probe workflow (tests/pipeline/resources_probe.nf)."""
-    root = tmp_path_factory.mktemp("probe")
+def _project_around(root, probe):
+    """The pipeline's configuration around a probe workflow (tests/pipeline/<probe>)."""
     project = root / "project"
     project.mkdir()
     for name in ("nextflow.config", "conf", "nextflow_schema.json", "bin", "assets"):
         (project / name).symlink_to(REPO / name)
-    (project / "main.nf").symlink_to(REPO / "tests" / "pipeline" / "resources_probe.nf")
+    (project / "main.nf").symlink_to(REPO / "tests" / "pipeline" / probe)
     (root / "local.config").write_text("process.executor = 'local'\n")
     return root
+
+
+@pytest.fixture(scope="module")
+def probe_project(tmp_path_factory):
+    return _project_around(tmp_path_factory.mktemp("probe"), "resources_probe.nf")
 
 
 def _probe(root, name, code, last_attempt, *args):
@@ -315,7 +333,7 @@ def _hours(text):
     return sum(float(n) * {"h": 1, "m": 1 / 60, "s": 1 / 3600, "d": 24}[u] for n, u in re.findall(r"([\d.]+)(h|m|s|d)", text))
 
 
-@pytest.mark.parametrize("code", [137, 143, 104])
+@pytest.mark.parametrize("code", [137, 143, 104, 75])  # 75: --out busy (an orphaned writer)
 def test_retries_escalate_but_never_exceed_the_caps(probe_project, code):
     max_retries = int(re.search(r"maxRetries\s*=\s*(\d+)", (REPO / "conf" / "base.config").read_text()).group(1))
     proc, rows, _ = _probe(probe_project, f"retry{code}", code, max_retries + 1,
@@ -363,3 +381,82 @@ def test_slurm_profile_options(probe_project):
         assert proc.returncode == 0, proc.stdout[-2000:]
         out = "".join(p.read_text() for p in (cwd / "work").glob("*/*/.command.out"))
         assert expected in out, (name, out)
+
+
+# ---------------------------------------------------------------- kill -9, then -resume
+
+
+def _processes_under(folder):
+    """pid -> (cmdline, cwd) of the processes whose working folder is inside ``folder``."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if folder == cwd or folder in cwd.parents:
+            found[int(proc.name)] = (cmdline, cwd)
+    return found
+
+
+def _listing(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in folder.rglob("*") if p.is_file())
+
+
+def test_resume_beside_an_orphaned_task_never_shares_its_output(tmp_path):
+    """kill -9 of Nextflow leaves its running task orphaned; -resume reruns that task in the
+    SAME work folder (Nextflow reuses a folder without .exitcode). calmodel's lock on --out
+    makes the second writer exit 75 without touching anything; the workflow retries it in a
+    new work folder and publishes that one's products. The orphan, stopped meanwhile (SIGSTOP
+    keeps it holding the lock at a known point), then finishes its own folder undisturbed."""
+    root = _project_around(tmp_path, "orphan_probe.nf")
+    cwd = root / "launch"
+    cwd.mkdir()
+    work = cwd / "work"
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "NXF_OFFLINE": "true"}
+    first = subprocess.Popen(["nextflow", "run", str(root / "project"), "--outdir", "o"], cwd=cwd, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    orphan_out = None
+    while orphan_out is None:  # the stage's CASA process has started writing its folder
+        assert first.poll() is None and time.monotonic() < deadline, "the first run ended before the stage ran"
+        logs = list(work.glob("*/*/simulate/casa.log")) if work.is_dir() else []
+        orphan_out = logs[0].parent if logs else None
+        time.sleep(0.2)
+    first.kill()  # kill -9 of Nextflow (the launcher execs java: this is the JVM)
+    first.wait()
+    stage = {pid: info for pid, info in _processes_under(orphan_out.parent).items() if "calmodel" in info[0]}
+    assert stage, "the task did not outlive Nextflow: nothing to test"
+    for pid in stage:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        before = _listing(orphan_out)
+        proc = run(["nextflow", "run", str(root / "project"), "-resume", "--outdir", "o"], cwd=cwd, check=False,
+                   timeout=600)
+        # Nothing the second run did touched the orphan's folder.
+        assert _listing(orphan_out) == before
+    finally:
+        for pid in stage:
+            os.kill(pid, signal.SIGCONT)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    trace = max((cwd / "o" / "pipeline_info").glob("trace_*.txt"), key=lambda p: p.stat().st_mtime)
+    with trace.open() as handle:
+        rows = sorted(csv.DictReader(handle, delimiter="\t"), key=lambda r: int(r["attempt"]))
+    assert [(r["attempt"], r["exit"]) for r in rows] == [("1", "75"), ("2", "0")], rows
+    dirs = [next(work.glob(f"{r['hash']}*")) for r in rows]
+    assert dirs[0] == orphan_out.parent, "-resume no longer reuses the orphan's folder: revisit the lock"
+    assert dirs[1] != dirs[0]
+    err = (dirs[0] / ".command.err").read_text()
+    assert "is being written by another calmodel process" in err, err
+    published = cwd / "o" / "simulate"
+    assert json.loads((published / "tile.json").read_text())
+    assert _listing(published) and not (published / "FAILED").exists()
+    # The orphan, let go, completes its own folder.
+    deadline = time.monotonic() + 300
+    while any(Path(f"/proc/{pid}").exists() for pid in stage) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert (orphan_out / "tile.json").is_file() and not (orphan_out / "FAILED").exists()

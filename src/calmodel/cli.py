@@ -9,6 +9,11 @@ only registers them. Exit codes (the Nextflow error strategy relies on them):
         traceback with CALMODEL_DEBUG=1
     64  usage error: an unknown option, a missing or malformed value (click would exit 2,
         which would look like a bad tile)
+    75  --out is being written by another calmodel process (EX_TEMPFAIL): nothing was
+        touched; the workflow retries (in a new work folder)
+
+A CASA stage that CASA's C++ code kills (SIGABRT, SIGSEGV, ...) also ends with exit 1 and
+one line (``core.child``); SIGKILL stays 137.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from calmodel.calibrate.cli import command as calibrate_command
 from calmodel.catalog.cli import command as catalog_command
 from calmodel.characterize.cli import command as characterize_command
 from calmodel.compare.cli import command as compare_command
+from calmodel.core import child
+from calmodel.core.outputs import OutputBusyError
 from calmodel.env import command as env_command
 from calmodel.imaging.cli import command as image_command
 from calmodel.report.cli import report_command
@@ -32,10 +39,11 @@ from calmodel.simulate.cli import command as simulate_command
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_USAGE = 64  # EX_USAGE of sysexits.h
+EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h
 
 # The stages that send CASA's log to OUT/casa.log; the others (catalog, compare, report, env)
 # write none, so their errors must not point at one.
-CASA_LOG_STAGES = frozenset({"simulate", "characterize", "build-model", "calibrate", "image"})
+CASA_LOG_STAGES = child.ISOLATED
 
 
 class _Group(click.Group):
@@ -53,11 +61,24 @@ class _Group(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(EXIT_INTERNAL)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in child.ISOLATED and child.report_dir() is None:
+            # Options are checked here (usage errors, --help); the stage runs in a child,
+            # so that a CASA crash still ends with FAILED and one line (core.child).
+            with command.make_context(name, list(rest), parent=ctx):
+                pass
+            sys.exit(child.run_isolated(name, rest))
+        return name, command, rest
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except OutputBusyError as err:
+            click.echo(f"calmodel: error: {err}", err=True)
+            sys.exit(EXIT_BUSY)
         except CalmodelError as err:
             click.echo(f"calmodel: error: {err}", err=True)
             sys.exit(EXIT_BAD_INPUT)

@@ -21,8 +21,10 @@ process BUILD_MODEL {
     """
 
     stub:
+    // The real stage's layout (model.cl inside the record folder), and the same move.
     """
-    mkdir -p build_model model.cl
+    mkdir -p build_model/model.cl build_model/model.tt0 build_model/model.tt1
     echo '{}' > build_model/build_model.json
+    mv build_model/model.cl model.cl
     """
 }

@@ -32,9 +32,11 @@ process CALIBRATE {
     """
 
     stub:
+    // The real stage's layout (calibrated.ms inside the record folder), and the same move.
     """
-    mkdir -p calibrate_${meta.arm} calibrated.ms
+    mkdir -p calibrate_${meta.arm}/calibrated.ms calibrate_${meta.arm}/caltables calibrate_${meta.arm}/gain_calibrator_model.cl
     echo '{}' > calibrate_${meta.arm}/calibrate.json
+    mv calibrate_${meta.arm}/calibrated.ms calibrated.ms
     TARGETS=${Shell.quote(meta.targets ? meta.targets.join(';') : 'T01')}
     """
 }

@@ -22,8 +22,10 @@ process SIMULATE {
     """
 
     stub:
+    // The real stage's layout (tile.ms inside the record folder), and the same move.
     """
-    mkdir -p tile.ms simulate/truth
+    mkdir -p simulate/tile.ms simulate/truth/calibrator.cl
+    mv simulate/tile.ms tile.ms
     echo 'field,ra_deg,dec_deg,flux_jy' > simulate/truth/sky.csv
     echo '{}' > simulate/tile.json
     """

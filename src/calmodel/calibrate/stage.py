@@ -33,7 +33,7 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.calibrate.settings import CalibrateSettings
 from calmodel.core.casa import casa_log_to, casa_tools, run_task
-from calmodel.core.components import (images_to_component_list, point_model, read_components,
+from calmodel.core.components import (check_readable, images_to_component_list, point_model, read_components,
                                       rescaled_copy, total_flux, write_model_column)
 from calmodel.core.io import atomic_dir, copy_tree, write_json
 from calmodel.core.ms import (check_column_has_data, copy_ms, field_ids, field_names, field_position,
@@ -268,7 +268,9 @@ def _as_component_list(model: Path, scratch: Path) -> Path:
     if (model / "table.dat").is_file() and "componentlist" in (model / "table.info").read_text(errors="replace").lower():
         # Opening a casacore table writes its lock file: read a copy, never the input
         # (a writable one: a read-only component list aborts CASA with "double free").
-        return copy_tree(model, scratch / "given_model.cl", symlinks=False)
+        copy = copy_tree(model, scratch / "given_model.cl", symlinks=False)
+        check_readable(copy, shown=model)  # the error names the user's file, not the copy
+        return copy
     tt0 = model if model.name.endswith(".tt0") else model.with_name(model.name + ".tt0")
     if not tt0.exists():
         raise CalmodelError(f"model must be a component list or a model .tt0 image: {model}")

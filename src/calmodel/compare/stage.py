@@ -53,7 +53,6 @@ Outputs: ``compare.json``, ``matched.csv`` and PNG figures (Agg backend).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -68,7 +67,7 @@ from scipy import stats
 from calmodel import CalmodelError
 from calmodel.compare.settings import CompareSettings
 from calmodel.core.constants import ARMS
-from calmodel.core.io import write_figure, write_json, write_table
+from calmodel.core.io import read_json_object, write_figure, write_json, write_table
 from calmodel.core.records import stage_record
 from calmodel.core.skymatch import match_one_to_one, sky_coords
 from calmodel.core.stats import mad_sigma, median_with_error
@@ -133,10 +132,7 @@ def catalog_record(path: Path) -> dict:
     record = Path(path).parent / "catalog.json"
     if not record.is_file():
         return {}
-    try:
-        return json.loads(record.read_text())
-    except json.JSONDecodeError as err:
-        raise CalmodelError(f"{record}: not valid JSON ({err})") from None
+    return read_json_object(record)
 
 
 def read_truth(path: Path) -> Table:

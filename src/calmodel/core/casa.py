@@ -125,31 +125,40 @@ def console_to(path: Path) -> Iterator[None]:
                 os.close(fd)
 
 
-
-
 @contextmanager
 def stage_console(out: Path) -> Iterator[None]:
     """CASA's own terminal chatter goes to OUT/casa_console.log; calmodel prints the summary.
 
-    The chatter is collected in a temporary file first, so that a stage refusing its input
-    leaves no OUT folder behind."""
-    fd, tmp = tempfile.mkstemp(prefix="calmodel-console-", suffix=".log")
-    os.close(fd)
+    The chatter is collected elsewhere first, so that a stage refusing its input leaves no
+    OUT folder behind: in the folder a parent process reads should CASA kill this one
+    (``core.child``), else in a temporary file."""
+    from calmodel.core.child import announce, console_path
+    from calmodel.core.io import share
+
+    announce(out)
+    tmp = console_path()
+    if tmp is None:
+        fd, name = tempfile.mkstemp(prefix="calmodel-console-", suffix=".log")
+        os.close(fd)
+        tmp = Path(name)
     try:
-        with console_to(Path(tmp)):
+        with console_to(tmp):
             yield
     except Exception as err:
         # CASA's C++ code reports a full disk only on the console (the task then fails with
         # an unrelated message): bring that line to the terminal's one-line error.
-        full = _disk_full_line(Path(tmp))
+        full = _disk_full_line(tmp)
         if full and full not in str(err):
             raise OSError(errno.ENOSPC, f"{full} (writing under {out}); {err}") from err
         raise
     finally:
-        if Path(out).is_dir():
-            shutil.move(tmp, Path(out) / "casa_console.log")
-        else:
-            os.unlink(tmp)
+        try:
+            if Path(out).is_dir():
+                share(Path(shutil.move(tmp, Path(out) / "casa_console.log")))
+            else:
+                tmp.unlink(missing_ok=True)
+        except OSError:  # a full disk: the stage's own error is the one to report
+            pass
 
 
 def _disk_full_line(console: Path) -> str | None:

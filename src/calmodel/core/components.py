@@ -31,9 +31,10 @@ class ModelComponent:
     shape: str  # 'Point' or 'Gaussian'
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path, shown: Path | None = None) -> None:
     """A CalmodelError for a truncated or corrupt component list: the componentlist tool
-    crashes the process on one (SIGSEGV, issue 13 #12); the table tool raises instead."""
+    crashes the process on one (SIGSEGV, issue 13 #12); the table tool raises instead.
+    ``shown``: the name the user gave (when ``path`` is a private copy of it)."""
     tb = casa_tools().tools.table()
     try:
         tb.open(str(path))
@@ -44,12 +45,12 @@ def _check_readable(path: Path) -> None:
             tb.close()
     except RuntimeError as err:  # casacore's IO errors arrive as bare RuntimeError
         first = (str(err).splitlines() or ["unreadable"])[0].strip()
-        raise CalmodelError(f"cannot read component list {path}: {first} (truncated or corrupt?)") from err
+        raise CalmodelError(f"cannot read component list {shown or path}: {first} (truncated or corrupt?)") from err
 
 
 def read_components(path: Path) -> list[ModelComponent]:
     if Path(path).is_dir():
-        _check_readable(Path(path))
+        check_readable(Path(path))
     cl = casa_tools().tools.componentlist()
     if not Path(path).is_dir() or not cl.open(str(path)):
         raise CalmodelError(f"not a CASA component list: {path}")

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from calmodel import CalmodelError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -118,6 +120,21 @@ def _finite_or_none(value: Any) -> Any:
 def write_json(path: Path, payload: dict) -> Path:
     text = json.dumps(_finite_or_none(payload), indent=2, default=_jsonable, allow_nan=False)
     return write_text(path, text + "\n")
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON object from ``path`` (a stage record); a one-line CalmodelError otherwise."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise CalmodelError(f"{path}: not valid JSON ({err})") from None
+    except OSError as err:
+        raise CalmodelError(f"{path}: cannot read ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise CalmodelError(f"{path}: not a text file") from None
+    if not isinstance(data, dict):
+        raise CalmodelError(f"{path}: expected a JSON object")
+    return data
 
 
 def write_table(table, path: Path, fmt: str) -> Path:

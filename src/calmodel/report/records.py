@@ -24,7 +24,7 @@ from typing import Iterable
 
 from calmodel import CalmodelError
 from calmodel.report.manifest import ManifestRow
-from calmodel.report.values import read_json_object
+from calmodel.core.io import read_json_object
 from calmodel.report.vocabulary import ARMS, IDENTITY_KEYS, MODES, STAGE_OF_RECORD_FILE
 
 # folder names that mark "the stage's folder" in a results tree

@@ -19,7 +19,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from calmodel.report.values import get_in, number, read_json_object
+from calmodel.core.io import read_json_object
+from calmodel.report.values import get_in, number
 
 ARCSEC_PER_RADIAN = 180.0 * 3600.0 / math.pi
 

@@ -21,11 +21,11 @@ from calmodel.simulate.settings import SimulateOptions as S
 def command(preset: str | None, config: Path | None, seed: int, out: Path, overwrite: bool) -> None:
     """Simulate a VLASS-like execution block with its truth (sky, calibrator, gains)."""
     from calmodel.core.casa import stage_console
-    from calmodel.core.outputs import check_out
+    from calmodel.core.outputs import check_out, exclusive
     from calmodel.simulate.stage import simulate
 
     check_out(out, (config,))  # tile.json is kept: without --overwrite an existing tile stays as it is
-    with stage_console(out):
+    with exclusive(out), stage_console(out):  # exclusive: what stage_output holds for the other stages
         result = simulate(out, seed, preset=preset, config=config, overwrite=overwrite)
     click.echo(f"simulate: {result.ms} ({result.n_rows} rows, {result.n_visibilities} visibilities, "
                f"noise sigma {result.noise_sigma_jy * 1e3:.2f} mJy)")
