@@ -30,7 +30,6 @@ names; units are::
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import tempfile
@@ -47,7 +46,7 @@ from astropy.wcs import WCS
 
 from calmodel import CalmodelError
 from calmodel.catalog.settings import CatalogSettings
-from calmodel.core.io import write_json, write_table
+from calmodel.core.io import read_json_object, write_json, write_table
 from calmodel.core.records import stage_record
 
 VLASS_RMS_BOX = (200, 50)
@@ -224,12 +223,7 @@ def lookup(image: Path, ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
 
 def _image_band(image: Path) -> dict | None:
     record = Path(image).parent / "image.json"
-    if not record.is_file():
-        return None
-    try:
-        return json.loads(record.read_text()).get("band")
-    except (json.JSONDecodeError, AttributeError) as err:
-        raise CalmodelError(f"{record}: not a valid image record ({err})") from None
+    return read_json_object(record).get("band") if record.is_file() else None
 
 
 def make_catalog(image: Path, out: Path, alpha: Path | None = None, alpha_error: Path | None = None,
