@@ -400,7 +400,6 @@ def _signal_the_stage(tile: Path, out: Path, sig, to_parent: bool = False) -> su
     """Start calibrate, wait for its CASA child to be busy, send it ``sig`` (as a crash or
     the kernel's OOM killer would; ``to_parent``: to the calmodel process, as a scheduler
     would), return the finished parent."""
-    import signal
     import time
 
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
