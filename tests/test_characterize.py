@@ -252,7 +252,7 @@ def test_bandpass_only_flux_calibrator_has_one_role_everywhere(n5921_ms, tmp_pat
     assert (roles.flux_calibrator, roles.bandpass_calibrator) == (FLUXCAL, FLUXCAL)
     assert roles.gain_calibrators == [GAINCAL] and roles.targets == ["N5921_2"]
     assert "CALIBRATE_FLUX or CALIBRATE_BANDPASS" in roles.reasons["flux_calibrator"]
-    assert select_fields(ms, None, None) == ([GAINCAL], FLUXCAL)  # characterize
+    assert select_fields(ms, None, None)[:2] == ([GAINCAL], FLUXCAL)  # characterize
     assert field_roles(ms).bandpass_calibrator == FLUXCAL  # build-model's starting calibration
     assert resolve_fields(ms, CalibrateSettings()) == (FLUXCAL, GAINCAL, ["N5921_2"])
 

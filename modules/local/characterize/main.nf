@@ -1,5 +1,6 @@
-// The decision (model-needed | uvrange | insufficient-coverage | point) and the gain
-// calibrator it concerns leave the task as values, so the workflow never reads JSON.
+// The decision (model-needed | uvrange | insufficient-coverage | point), the gain
+// calibrator it concerns and the target fields by core.roles (';'-separated, empty for a
+// calibrator-only observation) leave the task as values, so the workflow never reads JSON.
 process CHARACTERIZE {
     tag "${meta.id}"
     label 'process_single'
@@ -8,7 +9,7 @@ process CHARACTERIZE {
     tuple val(meta), path(ms)
 
     output:
-    tuple val(meta), env(DECISION), env(CALIBRATOR), emit: decision
+    tuple val(meta), env(DECISION), env(CALIBRATOR), env(TARGETS), emit: decision
     tuple val(meta), path('characterize'),            emit: record
 
     script:
@@ -20,6 +21,7 @@ process CHARACTERIZE {
     calmodel characterize --ms ${Shell.quote(ms)} ${field} ${bandpass} --out characterize ${args}
     DECISION=\$(record_value characterize/characterize.json decision)
     CALIBRATOR=\$(record_value characterize/characterize.json calibrator)
+    TARGETS=\$(record_value characterize/characterize.json targets)
     """
 
     stub:
@@ -28,5 +30,6 @@ process CHARACTERIZE {
     echo '{}' > characterize/characterize.json
     DECISION=model-needed
     CALIBRATOR=${Shell.quote(meta.gain_field ?: 'GCAL')}
+    TARGETS=${Shell.quote(meta.targets ? meta.targets.join(';') : 'T01')}
     """
 }
