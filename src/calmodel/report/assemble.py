@@ -137,10 +137,9 @@ def _judge_tile(entry: dict, criterion: Criterion) -> None:
     if calibrator_only(entry):
         entry["calibrator_only"] = True
         entry["verdict"] = NO_TARGET
-        entry["reasons"] = ["no target field in this tile, so nothing to compare: a calibrator-only "
-                            f"observation ({get_in(entry, 'characterize', 'targets_reason')}); its "
-                            "characterisation and model are reported, and it is left out of the "
-                            "overall verdicts"]
+        entry["reasons"] = ["no target field in this tile, so nothing to compare (field roles: "
+                            f"{get_in(entry, 'characterize', 'targets_reason')}); its characterisation "
+                            "and model are reported, and it is left out of the overall verdicts"]
         return
     ratio = _fluxscale_ratio(entry["fluxscale"])
     if ratio:
