@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from calmodel.core.casa import casa_tools
+from calmodel.core.primary_beam import RadialBeam
 from calmodel.core.sky import Component, visibilities
 
 
@@ -37,7 +38,13 @@ def field_rows(ms: Path, field: str, columns: list[str]) -> dict:
     return cols
 
 
-def model_visibilities(cols: dict, components: list[Component], pb: float | None = None) -> np.ndarray:
+def tile_beam(tile: Path) -> RadialBeam | None:
+    """The primary beam a simulated tile's targets were attenuated with (truth/)."""
+    path = Path(tile) / "truth" / "primary_beam.json"
+    return RadialBeam.from_record(json.loads(path.read_text())) if path.is_file() else None
+
+
+def model_visibilities(cols: dict, components: list[Component], pb: RadialBeam | None = None) -> np.ndarray:
     model = np.zeros(cols["DATA"].shape[1:], dtype=complex)
     spw = cols["ddid_spw"][cols["DATA_DESC_ID"]]
     for s in np.unique(spw):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration_checks import field_rows, model_visibilities, residual_gains, truth_calibrator
+from calibration_checks import field_rows, model_visibilities, residual_gains, tile_beam, truth_calibrator
 from calmodel.calibrate.settings import CalibrateSettings
 from calmodel.calibrate.stage import calibrate
 from calmodel.core.casa import casadata_path
@@ -107,7 +107,7 @@ def test_model_arm_targets_match_truth_within_noise(coequal):
     target = tile_json["fields"]["targets"][0]
     sky = [Component(**{k: (v if k == "field" else float(v)) for k, v in row.items()})
            for row in __import__("csv").DictReader((tile / "truth/sky.csv").open()) if row["field"] == target]
-    pb = tile_json["settings"]["primary_beam"]["fwhm_arcmin_at_1ghz"]
+    pb = tile_beam(tile)
     sigma = tile_json["noise_sigma_jy"]
     ratios = {}
     for arm in ("model", "nomodel"):

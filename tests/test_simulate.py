@@ -14,6 +14,7 @@ from calmodel.core.casa import casa_tools
 from calmodel.simulate.corruptions import Gains
 from calmodel.core.sky import Component, visibilities
 from calmodel.simulate.stage import simulate
+from calibration_checks import tile_beam
 from conftest import VENV_BIN, run
 
 SMALL = """
@@ -89,7 +90,7 @@ def test_uncorrupted_calibrator_equals_analytic_visibilities(clean_tile):
 def test_uncorrupted_targets_equal_analytic_visibilities_with_primary_beam(clean_tile):
     fid, tile_json = field_id(clean_tile, "targets")
     comps = [c for c in truth_components(clean_tile, "sky") if c.field == tile_json["fields"]["targets"][0]]
-    pb = tile_json["settings"]["primary_beam"]["fwhm_arcmin_at_1ghz"]
+    pb = tile_beam(clean_tile)
     cols, model = model_for(clean_tile, fid, comps, pb)
     np.testing.assert_allclose(cols["DATA"][0], model, rtol=0, atol=2e-7)
 
@@ -220,3 +221,24 @@ def test_bad_preset_and_config_are_one_line_errors(tmp_path):
     proc = run([str(VENV_BIN / "calmodel"), "simulate", "--config", str(config), "--out", str(tmp_path / "y")],
                check=False)
     assert proc.returncode == 2 and "observation.integraton_s" in proc.stderr
+
+
+def test_simulated_primary_beam_is_the_one_tclean_corrects_for(clean_tile, tmp_path):
+    """The targets are attenuated with CASA's own beam: tclean's pb.tt0 (mtmfs at 3 GHz, the
+    image that pbcor divides by) equals the simulator's beam at 3 GHz to 0.1%."""
+    fid, tile_json = field_id(clean_tile, "targets")
+    beam = tile_beam(clean_tile)
+    assert beam is not None and beam.model.startswith("CASA")
+    base = tmp_path / "pb"
+    casa_tools().tasks.tclean(vis=str(clean_tile / "tile.ms"), field=str(fid), imagename=str(base),
+                              imsize=[200, 200], cell="6arcsec", specmode="mfs", deconvolver="mtmfs",
+                              nterms=2, reffreq="3.0GHz", niter=0, gridder="standard", pblimit=0.05)
+    ia = casa_tools().tools.image()
+    ia.open(f"{base}.pb.tt0")
+    pb = np.asarray(ia.getchunk(), float).squeeze()
+    ia.close()
+    radius_pixels = np.arange(0, 100, 10)
+    offsets_rad = radius_pixels * 6.0 * np.pi / (180 * 3600)
+    expected = beam(offsets_rad, 0.0, 3.0e9)
+    np.testing.assert_allclose(pb[100 + radius_pixels, 100], expected, atol=1e-3)
+    assert expected[-1] < 0.5  # the comparison reaches well into the beam's fall-off

@@ -21,29 +21,35 @@ workflow CALIBRATE_ARMS {
     main:
     def inputSchema = readJson("${projectDir}/assets/schema_input.json")
     CHARACTERIZE(tile_ms)
-    // Tiles with a target to calibrate and image.
-    def targeted = CHARACTERIZE.out.decision
-        .filter { meta, decision, calibrator, targets -> meta.targets || targets }
-        .map { meta, decision, calibrator, targets -> [meta, true] }
-    CALIBRATE_NOMODEL(tile_ms.join(targeted).map { meta, ms, has_targets -> [meta + [arm: 'nomodel'], ms, []] })
+    // The nomodel arm calibrates as the VLASS pipeline would: on the whole uv-range, or on the
+    // range characterize suggests when the calibrator deviates only outside 35-90 klambda.
+    // Only tiles with a target to calibrate and image.
+    CALIBRATE_NOMODEL(tile_ms.join(CHARACTERIZE.out.decision)
+        .filter { meta, ms, decision, calibrator, uvrange, targets -> meta.targets || targets }
+        .map { meta, ms, decision, calibrator, uvrange, targets ->
+            [meta + [arm: 'nomodel'], ms, [], decision == 'uvrange' ? uvrange : ''] })
 
     // The model arm: a given model, or build_model 'always', or 'auto' and characterize's
     // decision is model-needed.
     def wanted = CHARACTERIZE.out.decision
-        .map { meta, decision, calibrator, targets -> [meta, decision, calibrator] }
+        .map { meta, decision, calibrator, uvrange, targets -> [meta, decision, calibrator, uvrange] }
         .join(models)
-        .filter { meta, decision, calibrator, model ->
+        .filter { meta, decision, calibrator, uvrange, model ->
             model || meta.build_model == 'always' || (meta.build_model == 'auto' && decision == 'model-needed')
         }
     // (Channels taken by the workflow go straight into process calls: Nextflow 24.10 rejects
     // a `def` whose value names one that was used before.)
     BUILD_MODEL(tile_ms
-        .join(wanted.filter { meta, decision, calibrator, model -> !model })
-        .map { meta, ms, decision, calibrator, model -> [meta, ms, checkFieldName(inputSchema, meta.id, 'gain calibrator', calibrator)] })
+        .join(wanted.filter { meta, decision, calibrator, uvrange, model -> !model })
+        .map { meta, ms, decision, calibrator, uvrange, model -> [meta, ms, checkFieldName(inputSchema, meta.id, 'gain calibrator', calibrator)] })
 
     def model_for_tile = BUILD_MODEL.out.model
-        .mix(wanted.filter { meta, decision, calibrator, model -> model }.map { meta, decision, calibrator, model -> [meta, model] })
-    CALIBRATE_MODEL(tile_ms.join(targeted).join(model_for_tile).map { meta, ms, has_targets, model -> [meta + [arm: 'model'], ms, model] })
+        .mix(wanted.filter { meta, decision, calibrator, uvrange, model -> model }.map { meta, decision, calibrator, uvrange, model -> [meta, model] })
+    def targeted = CHARACTERIZE.out.decision
+        .filter { meta, decision, calibrator, uvrange, targets -> meta.targets || targets }
+        .map { meta, decision, calibrator, uvrange, targets -> [meta, true] }
+    CALIBRATE_MODEL(tile_ms.join(targeted).join(model_for_tile)
+        .map { meta, ms, has_targets, model -> [meta + [arm: 'model'], ms, model, ''] })
 
     emit:
     calibrated = CALIBRATE_NOMODEL.out.ms.mix(CALIBRATE_MODEL.out.ms)  // [meta + arm, calibrated.ms, targets 'A;B']

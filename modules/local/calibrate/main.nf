@@ -1,5 +1,6 @@
 // One calibration, used for both arms: meta.arm is 'nomodel' (point-source calibrator,
-// no model file) or 'model' (the spatial model). The target fields it resolved leave the
+// no model file; with characterize's uvrange when it decided 'uvrange') or 'model' (the
+// spatial model). The target fields it resolved leave the
 // task as a value (';'-separated) for the imaging fan-out. calibrated.ms is moved out of
 // the record folder: it is large and stays in the work directory.
 process CALIBRATE {
@@ -7,7 +8,7 @@ process CALIBRATE {
     label 'process_single'
 
     input:
-    tuple val(meta), path(ms, stageAs: 'input/*'), path(model, stageAs: 'model/*')
+    tuple val(meta), path(ms, stageAs: 'input/*'), path(model, stageAs: 'model/*'), val(uvrange)
 
     output:
     tuple val(meta), path('calibrated.ms'), env(TARGETS), emit: ms
@@ -20,6 +21,7 @@ process CALIBRATE {
         meta.flux_field ? "--flux-field ${Shell.quote(meta.flux_field)}" : '',
         meta.gain_field ? "--gain-field ${Shell.quote(meta.gain_field)}" : '',
         meta.targets ? "--targets ${Shell.quote(meta.targets.join(','))}" : '',
+        uvrange ? "--uvrange ${Shell.quote(Shell.checkUvrange(uvrange))}" : '',
         meta.preset ? '--no-statwt' : '',  // simulated tiles carry exact weights
     ].findAll { option -> option }.join(' ')
     """

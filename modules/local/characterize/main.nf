@@ -1,6 +1,7 @@
 // The decision (model-needed | uvrange | insufficient-coverage | point), the gain
-// calibrator it concerns and the target fields by core.roles (';'-separated, empty for a
-// calibrator-only observation) leave the task as values, so the workflow never reads JSON.
+// calibrator it concerns, the uvrange it suggests and the target fields by core.roles
+// (';'-separated, empty for a calibrator-only observation) leave the task as values, so the
+// workflow never reads JSON.
 process CHARACTERIZE {
     tag "${meta.id}"
     label 'process_single'
@@ -9,7 +10,7 @@ process CHARACTERIZE {
     tuple val(meta), path(ms)
 
     output:
-    tuple val(meta), env(DECISION), env(CALIBRATOR), env(TARGETS), emit: decision
+    tuple val(meta), env(DECISION), env(CALIBRATOR), env(UVRANGE), env(TARGETS), emit: decision
     tuple val(meta), path('characterize'),            emit: record
 
     script:
@@ -21,6 +22,7 @@ process CHARACTERIZE {
     calmodel characterize --ms ${Shell.quote(ms)} ${field} ${bandpass} --out characterize ${args}
     DECISION=\$(record_value characterize/characterize.json decision)
     CALIBRATOR=\$(record_value characterize/characterize.json calibrator)
+    UVRANGE=\$(record_value characterize/characterize.json uvrange)
     TARGETS=\$(record_value characterize/characterize.json targets)
     """
 
@@ -30,6 +32,7 @@ process CHARACTERIZE {
     echo '{}' > characterize/characterize.json
     DECISION=model-needed
     CALIBRATOR=${Shell.quote(meta.gain_field ?: 'GCAL')}
+    UVRANGE=''
     TARGETS=${Shell.quote(meta.targets ? meta.targets.join(';') : 'T01')}
     """
 }

@@ -19,7 +19,7 @@ from calmodel.core.options import setting, settings_from
               help="Output folder: model.cl, model.tt0, model.tt1, build_model.json, PNGs.")
 @setting(S, "refant", help="Reference antenna (default: CASA's choice).")
 @setting(S, "max_negative_fraction", help="Largest negative/positive clean-model flux for a model to be chosen.")
-@setting(S, "component_threshold", help="Model pixels below this fraction of the peak are dropped from model.cl.")
+@setting(S, "component_threshold", help="Model pixels whose |flux| is below this fraction of the peak are dropped from model.cl.")
 @setting(S, "normalise", help="Scale model.cl to 1 Jy in total (flux bootstrapping).")
 @setting(S, "expand_mask", "--mask-expansion/--no-mask-expansion",
          help="Rerun once with an expanded mask if emission lies outside the static mask.")

@@ -18,9 +18,14 @@ class BuildModelSettings:
     expand_mask: bool = True
     max_rms_growth: float = 0.05
     max_beam_change: float = 0.05
-    max_negative_fraction: float = 0.10
+    # A model is chosen only if its negative clean flux is <= 1.5% of its positive flux. Why:
+    # clean's noise components come in both signs, so a model holding N of negative flux holds
+    # about as much spurious positive flux; its visibilities can then be wrong by ~2N/P, and
+    # the memo's own criterion for a model being needed is a 3% amplitude deviation. Beyond
+    # that the loop steps back to a longer solint, as the memo did (Section 3.1).
+    max_negative_fraction: float = 0.015
     bandpass_field: str | None = None  # default: the CALIBRATE_BANDPASS/FLUX field, if any
-    component_threshold: float = 1e-3  # of the model's peak pixel
+    component_threshold: float = 1e-3  # |pixel| / model peak below which model.cl drops a pixel
     normalise: bool = False  # scale model.cl to 1 Jy total (for flux bootstrapping)
     minsnr: float = 3.0
     # nterms 2 only above this fractional bandwidth (core.wideband: the rule and its reason)

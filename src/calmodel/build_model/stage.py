@@ -22,7 +22,8 @@ is then written as zeros (alpha 0) and build_model.json says why (`taylor_terms`
 --field, the calibrator is the first gain calibrator of core.roles, else the only field.
 
 Outputs: model.tt0, model.tt1 (CASA images), model.cl (one point component per model
-pixel above `component_threshold` x the model peak, with spectral index tt1/tt0),
+pixel whose |flux| is above `component_threshold` x the model peak, negative pixels as
+well as positive ones, with spectral index tt1/tt0),
 build_model.json and PNG diagnostics.
 """
 

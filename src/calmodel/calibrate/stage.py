@@ -128,6 +128,10 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     casa_log_to(out / "casa.log")
     if settings.flux_scale not in ("bootstrap", "model"):
         raise CalmodelError(f"--flux-scale must be 'bootstrap' or 'model', not '{settings.flux_scale}'")
+    if settings.flux_scale == "model" and settings.model is None:
+        # A 1 Jy point assumed as absolute would set every flux to the calibrator's 1 Jy guess.
+        raise CalmodelError("--flux-scale model needs a calibrator model (--model PATH); with "
+                            "--model none use --flux-scale bootstrap")
     if settings.model is not None and not Path(settings.model).exists():
         raise CalmodelError(f"model not found: {settings.model}")
 
@@ -204,7 +208,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     # The gain calibrator's model on its bootstrapped scale, then the final solutions.
     if settings.flux_scale == "bootstrap":
         final_model = rescaled_copy(solve_model, scratch / "final.cl", fluxscale["fit_flux_jy"],
-                                    fluxscale["fit_alpha"])
+                                    fluxscale["fit_alpha"], fluxscale["fit_ref_freq_hz"])
     else:
         final_model = solve_model
     write_model_column(vis, gain, final_model)

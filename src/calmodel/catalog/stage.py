@@ -30,6 +30,7 @@ names; units are::
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
@@ -221,6 +222,16 @@ def lookup(image: Path, ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
     return values
 
 
+def _image_band(image: Path) -> dict | None:
+    record = Path(image).parent / "image.json"
+    if not record.is_file():
+        return None
+    try:
+        return json.loads(record.read_text()).get("band")
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise CalmodelError(f"{record}: not a valid image record ({err})") from None
+
+
 def make_catalog(image: Path, out: Path, alpha: Path | None = None, alpha_error: Path | None = None,
                  settings: CatalogSettings = CatalogSettings()) -> CatalogResult:
     """Run PyBDSF on ``image`` and write ``out``/catalog.{fits,csv,json}."""
@@ -295,6 +306,9 @@ def make_catalog(image: Path, out: Path, alpha: Path | None = None, alpha_error:
         "n_with_alpha": n_alpha,
         "image_rms_jy_per_beam": rms,
         "frequency_hz": frequency,
+        # What the image's tt0 measures (channels, weights, Taylor terms), so that a truth
+        # comparison can predict it: taken from the image.json beside the image, if any.
+        "band": _image_band(image),
         "beam_arcsec": [header["BMAJ"] * 3600.0, header["BMIN"] * 3600.0, float(header["BPA"])],
         "image_shape": [int(shape[-2]), int(shape[-1])],
         "image_wcs": dict(celestial.to_header()),

@@ -66,19 +66,13 @@ def offset_position(ra0_deg: float, dec0_deg: float, east_arcsec: float, north_a
     return float(np.degrees(ra) % 360.0), float(np.degrees(dec))
 
 
-def gaussian_primary_beam(l, m, freq_hz, fwhm_arcmin_at_1ghz: float):
-    """Gaussian approximation of the antenna power pattern (VLA: ~42 arcmin at 1 GHz)."""
-    r = np.sqrt(l**2 + m**2)
-    fwhm = fwhm_arcmin_at_1ghz * 60.0 * ARCSEC * (1.0e9 / freq_hz)
-    return np.exp(-4.0 * np.log(2.0) * (r / fwhm) ** 2)
-
-
 def visibilities(components: list[Component], uvw_m: np.ndarray, freq_hz: np.ndarray,
-                 ra0_deg: float, dec0_deg: float, pb_fwhm_arcmin_at_1ghz: float | None = None
-                 ) -> np.ndarray:
+                 ra0_deg: float, dec0_deg: float, primary_beam=None) -> np.ndarray:
     """Model visibilities, shape (nchan, nrow), complex128.
 
-    ``uvw_m`` is (3, nrow) in metres (the MS UVW column), ``freq_hz`` (nchan,).
+    ``uvw_m`` is (3, nrow) in metres (the MS UVW column), ``freq_hz`` (nchan,);
+    ``primary_beam(l, m, freq_hz)`` (e.g. a :class:`calmodel.core.primary_beam.RadialBeam`)
+    attenuates each component, or None for none.
     """
     uvw_m = np.asarray(uvw_m, dtype=float)
     freq_hz = np.asarray(freq_hz, dtype=float)
@@ -88,8 +82,8 @@ def visibilities(components: list[Component], uvw_m: np.ndarray, freq_hz: np.nda
     for comp in components:
         l, m, n = direction_cosines(comp.ra_deg, comp.dec_deg, ra0_deg, dec0_deg)
         spectrum = comp.flux_jy * (freq_hz / comp.ref_freq_hz) ** comp.alpha
-        if pb_fwhm_arcmin_at_1ghz:
-            spectrum = spectrum * gaussian_primary_beam(l, m, freq_hz, pb_fwhm_arcmin_at_1ghz)
+        if primary_beam is not None:
+            spectrum = spectrum * primary_beam(l, m, freq_hz)
         term = np.exp(2j * np.pi * (u * l + v * m + w * (n - 1.0)))
         if not comp.is_point:
             pa = np.radians(comp.pa_deg)

@@ -15,7 +15,7 @@ from calmodel.imaging.settings import ImagingSettings as S
               help="Calibrated measurement set (or UVFITS file); never modified.")
 @click.option("--field", required=True, help="Target field to image.")
 @click.option("--mode", required=True, metavar="ql|se",
-              help="ql: Quicklook-like (no self-cal, Hogbom); se: Single-Epoch-like (phase self-cal, "
+              help="ql: Quicklook-like (no self-cal, mtmfs tt0 as VLASS QL); se: Single-Epoch-like (phase self-cal, "
                    "mtmfs nterms=2, spectral index).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: <field>_<mode>.image.tt0.fits (se: .alpha.fits, .alpha.error.fits), "
@@ -26,13 +26,13 @@ from calmodel.imaging.settings import ImagingSettings as S
 @setting(S, "fov_arcmin", help="Side of the square image (rounded up to a 5*2^n*3^m pixel count).")
 @setting(S, "robust", help="Briggs robust.")
 @setting(S, "nsigma", type=float,
-         help="Clean down to this many x the residual's robust RMS [default: ql 4.5, se 3].")
+         help="Clean down to this many x the residual's robust RMS [default: ql 4 (VLASS QL), se 3].")
 @setting(S, "niter", help="Maximum clean iterations.")
 @setting(S, "reffreq_ghz", help="se: reference frequency of the Taylor terms and alpha.")
 @setting(S, "min_fractional_bandwidth",
-         help="se: smallest fractional bandwidth for nterms 2 (else nterms 1 and NaN alpha images).")
-@setting(S, "selfcal_combine", type=click.Choice(["", "spw"]),
-         help="se: gaincal combine ('' = per spw and scan, as VLASS-SE; 'spw' for faint fields).")
+         help="Smallest fractional bandwidth for nterms 2 (else nterms 1; se: NaN alpha images).")
+@setting(S, "selfcal_combine", type=click.Choice(["spw,field", "spw", ""]),
+         help="se: self-cal gaincal combine (default 'spw,field', as VLASS-SE; '' = per spw).")
 @setting(S, "automask", "--automask/--no-automask",
          help="se: clean inside an automatic mask (--no-automask: the whole image).")
 @setting(S, "refant", help="se: self-cal reference antenna [default: a central one].")

@@ -74,7 +74,7 @@ def selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, settings
           calmode="p", solint="inf", combine=settings.selfcal_combine, gaintype="G", refant=refant,
           minsnr=settings.selfcal_minsnr, minblperant=4)
     record = {"calmode": "p", "solint": "inf", "combine": settings.selfcal_combine, "gaintype": "G",
-              "refant": refant, "minsnr": settings.selfcal_minsnr, "interp": "linear",
+              "refant": refant, "minsnr": settings.selfcal_minsnr, "interp": "nearest",
               "applymode": "calonly", "model_nsigma": settings.selfcal_nsigma,
               "rms_before_jy": rms_before}
     if not caltable.exists():
@@ -95,7 +95,7 @@ def selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, settings
         tb.close()
         spwmap = [[0] * nspw]
     run_task("applycal", f"self-cal of field '{field}'", vis=str(copy), gaintable=[str(caltable)],
-          interp=["linear"], spwmap=spwmap, calwt=False, applymode="calonly", flagbackup=False)
+          interp=["nearest"], spwmap=spwmap, calwt=False, applymode="calonly", flagbackup=False)
     t = lap("applycal")
 
     # The same model against the self-calibrated data: before/after differ only by the gains.

@@ -8,7 +8,10 @@ from calmodel.core.options import bounded
 
 # Per-mode defaults (docs/imaging.md explains each), used where a setting is None.
 PIXELS_PER_FRINGE = {"ql": 2.0, "se": 2.5}  # pixels across lambda_min / B_max
-NSIGMA = {"ql": 4.5, "se": 3.0}
+# QL stops at 4 x the residual RMS and runs minor cycles of at most 500 iterations with
+# cyclefactor 2, as the VLASS QL heuristics (NRAO pipeline, ImageParamsHeuristicsVlassQl).
+NSIGMA = {"ql": 4.0, "se": 3.0}
+QL_CYCLES = {"cycleniter": 500, "cyclefactor": 2.0, "scales": [0]}
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,11 @@ class ImagingSettings:
     reffreq_ghz: float = bounded(3.0, low=0, low_open=True)  # SE (mtmfs) reference frequency
     # SE: nterms 2 only above this fractional bandwidth, else nterms 1 and NaN alpha (core.wideband)
     min_fractional_bandwidth: float = bounded(0.15, low=0)
-    selfcal_combine: str = ""  # '' (per spw, per scan, as VLASS-SE) or 'spw'
+    # SE self-cal as VLASS-SE (NRAO pipeline hifv_selfcal, selfcalmode 'VLASS-SE'): phase-only,
+    # solint 'inf' (per scan), spws and fields combined, minsnr 5, applied with 'nearest'.
+    selfcal_combine: str = "spw,field"  # or 'spw', or '' (per spw)
     selfcal_nsigma: float = 5.0  # depth of the shallow clean that makes the self-cal model
-    selfcal_minsnr: float = 3.0
+    selfcal_minsnr: float = 5.0
     selfcal_max_flagged: float = 0.5  # skip applying self-cal if more solutions fail
     selfcal_max_rms_increase: float = 0.05  # revert self-cal if it raises the residual RMS more
     automask: bool = True  # SE final clean inside an auto-multithresh mask (AUTOMASK)

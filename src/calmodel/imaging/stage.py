@@ -1,8 +1,10 @@
 """Stage `image`: one target field, VLASS Quicklook-like (QL) or Single-Epoch-like (SE).
 
-* **QL** (no self-calibration): Stokes I, ``mfs`` with the Hogbom deconvolver, Briggs
-  robust 1, the standard gridder, cleaned to ``nsigma`` x the residual's robust RMS,
-  primary-beam corrected.
+* **QL** (no self-calibration), as the VLASS QL recipe: Stokes I, ``mtmfs`` (nterms 2 where
+  the band allows, point scales) reporting tt0 at ``reffreq`` (3 GHz), Briggs robust 1, no
+  mask, cleaned to ``nsigma`` (4) x the residual's robust RMS in minor cycles of at most 500
+  iterations (cyclefactor 2), primary-beam corrected (a single pointing needs it; VLASS's
+  mosaics do not).
 * **SE**: a phase-only self-calibration on a private split copy of the field
   (shallow mtmfs nterms=2 clean -> MODEL_DATA -> ``gaincal calmode='p' solint='inf'``
   -> ``applycal``), then the final mtmfs nterms=2 image at ``reffreq`` (3 GHz), primary-
@@ -35,10 +37,10 @@ from calmodel.core.ms import check_column_has_data, data_column, field_ids, open
 from calmodel.core.naming import image_name, image_products
 from calmodel.core.records import stage_record
 from calmodel.core.stats import robust_rms
-from calmodel.core.wideband import taylor_terms
+from calmodel.core.wideband import band_of, taylor_terms
 from calmodel.imaging.geometry import derive_cell, nice_imsize
 from calmodel.imaging.selfcal import selfcal
-from calmodel.imaging.settings import NSIGMA, PIXELS_PER_FRINGE, ImagingSettings
+from calmodel.imaging.settings import NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES, ImagingSettings
 
 MIN_IMSIZE = 64  # pixels: a default image is never smaller (coarse data, small --fov-arcmin)
 # SE's final clean goes to 3 sigma inside an automatic mask: unmasked, cleaning that deep on
@@ -92,8 +94,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
     mode = str(settings.mode).lower()
     if mode not in MODES:
         raise CalmodelError(f"--mode must be one of {', '.join(MODES)}, not '{settings.mode}'")
-    if settings.selfcal_combine not in ("", "spw"):
-        raise CalmodelError(f"self-cal combine must be '' or 'spw', not '{settings.selfcal_combine}'")
+    if settings.selfcal_combine not in ("spw,field", "spw", ""):
+        raise CalmodelError(f"self-cal combine must be 'spw,field', 'spw' or '', not "
+                            f"'{settings.selfcal_combine}'")
     if settings.fov_arcmin <= 0:
         raise CalmodelError(f"--fov-arcmin must be positive, not {settings.fov_arcmin}")
     if settings.imsize is not None and settings.imsize < 16:
@@ -141,14 +144,20 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
 
         selfcal_record = None
         if mode == "ql":
+            # VLASS QL: mtmfs (nterms 2 where the band allows) reporting tt0 at reffreq, point
+            # scales, no mask, no self-calibration; its alpha is not a product (as in VLASS).
             base = scratch / name
+            terms = taylor_terms(vis, settings.min_fractional_bandwidth)
             run_task("tclean", f"QL image of field '{field}'", vis=str(vis), field=field_sel,
-                  datacolumn=datacolumn, imagename=str(base), deconvolver="hogbom", niter=settings.niter,
-                  threshold=0.0, nsigma=nsigma, pbcor=True, savemodel="none", **common)
+                  datacolumn=datacolumn, imagename=str(base), deconvolver="mtmfs", nterms=terms.nterms,
+                  reffreq=f"{settings.reffreq_ghz}GHz", niter=settings.niter, threshold=0.0, nsigma=nsigma,
+                  pbcor=True, savemodel="none", **QL_CYCLES, **common)
             t = lap("tclean", t)
-            restored, pbcor, residual = (Path(f"{base}.image"), Path(f"{base}.image.pbcor"),
-                                         Path(f"{base}.residual"))
-            deconv = {"deconvolver": "hogbom", "nterms": 1, "reffreq_hz": None, "mask": "none (whole image)"}
+            restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
+                                         Path(f"{base}.residual.tt0"))
+            deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
+                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **QL_CYCLES}
+            band_vis, band_ids = vis, ids
             imaged_vis, imaged_column, imaged_field = vis, datacolumn, field_sel
         else:
             copy = scratch / f"{name}.ms"
@@ -173,6 +182,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                       "reffreq_hz": settings.reffreq_ghz * 1e9,
                       "mask": mask if settings.automask else "none (whole image)"}
             imaged_vis, imaged_column, imaged_field = copy, final_column, ""
+            band_vis, band_ids = copy, field_ids(copy, field, ms_path)
 
         for product in (pbcor, residual):
             if not product.exists():
@@ -181,6 +191,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         if beam is None:
             raise CalmodelError(f"tclean left no restoring beam on {restored.name}; see casa.log")
         rms = robust_rms(read_plane(residual))
+        band = band_of(band_vis, band_ids, deconv["nterms"], settings.reffreq_ghz * 1e9)
         brightest = peak(pbcor)
         freq_hz = image_frequency_hz(pbcor)
 
@@ -240,6 +251,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         "weighting": {"weighting": "briggs", "robust": settings.robust},
         "input_datacolumn": datacolumn,
         "clean": {**deconv, "niter": settings.niter, "nsigma": nsigma, "datacolumn": imaged_column},
+        "band": band.as_record(),
+        "band_note": ("the channels imaged and their natural weights; tt0 is the weighted fit of "
+                      "nterms Taylor terms at reffreq over them (core.wideband.measured_flux)"),
         "rms_jy": rms,
         "rms_estimator": "1.4826 x MAD of the final residual image (tt0), not primary-beam corrected",
         "rms_thermal_jy": thermal,

@@ -24,6 +24,7 @@ from calmodel.core.casa import casa_log_to, casa_tools, casadata_path
 from calmodel.core.components import write_component_list
 from calmodel.core.fluxcal import setjy_standard
 from calmodel.core.io import atomic_dir, atomic_file, write_json
+from calmodel.core.primary_beam import RadialBeam, casa_beam, gaussian_beam
 from calmodel.core.records import stage_record
 from calmodel.core.sky import Component, offset_position, visibilities
 from calmodel.simulate.config import (ObservationSettings, corruption_settings, load_settings,
@@ -236,6 +237,21 @@ def _ms_metadata(ms: Path, casa):
     return chan_freq, ddid_spw, antennas, field_names, phase_dir
 
 
+def primary_beam_model(ms: Path, settings: dict, target_id: int) -> RadialBeam | None:
+    """The beam that attenuates the targets' sky: CASA's own (what `tclean` corrects for), a
+    Gaussian, or none (``primary_beam.model``)."""
+    spec = settings["primary_beam"]
+    if spec["model"] == "none":
+        return None
+    if spec["model"] == "gaussian":
+        return gaussian_beam(float(spec["fwhm_arcmin_at_1ghz"]))
+    if spec["model"] != "casa":
+        raise CalmodelError(f"primary_beam.model must be casa, gaussian or none, not '{spec['model']}'")
+    # Sampled out to twice the farthest source (and at least 10') at the lowest frequency.
+    radius = max(600.0, 2.0 * float(settings["sky"]["radius_arcmin"]) * 60.0)
+    return casa_beam(ms, target_id, 0, radius)
+
+
 def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component], sky: list[Component],
                       settings: dict, obs: ObservationSettings, seeds: np.random.SeedSequence,
                       casa) -> tuple[Gains, dict]:
@@ -243,8 +259,7 @@ def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component]
     chan_freq, ddid_spw, antennas, field_names, phase_dir = _ms_metadata(ms, casa)
     flux_field = fields[0]
     fluxcal_info = setjy_standard(ms, flux_field.name, float(np.mean(obs.spw_centres_ghz)))
-    pb = settings["primary_beam"]
-    pb_fwhm = float(pb["fwhm_arcmin_at_1ghz"]) if pb["model"] == "gaussian" else None
+    beam = primary_beam_model(ms, settings, field_names.index(fields[2].name))
     components = {f.name: [] for f in fields}
     components[fields[1].name] = calibrator
     for comp in sky:
@@ -277,7 +292,7 @@ def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component]
                 else:
                     true = visibilities(components[name], cols["UVW"][:, rows], chan_freq[spw],
                                         phase_dir[0, fid], phase_dir[1, fid],
-                                        pb_fwhm if name != fields[1].name else None)
+                                        beam if name != fields[1].name else None)
                 a1, a2 = cols["ANTENNA1"][rows], cols["ANTENNA2"][rows]
                 t = tidx[rows]
                 for p in range(len(POLARISATIONS)):
@@ -300,7 +315,7 @@ def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component]
     noise = {"sigma_jy": sigma, "samples_per_field": samples_per_field,
              "expected_image_rms_jy": {name: expected_image_rms(sigma, n_)
                                        for name, n_ in samples_per_field.items()}}
-    return gains, {"fluxcal": fluxcal_info, "noise": noise, "antennas": antennas,
+    return gains, {"fluxcal": fluxcal_info, "noise": noise, "antennas": antennas, "primary_beam": beam,
                    "chan_freq_hz": chan_freq, "nrow": nrow}
 
 
@@ -322,6 +337,8 @@ def write_truth(truth: Path, calibrator: list[Component], sky: list[Component], 
         "total_flux_jy": sum(c.flux_jy for c in calibrator),
     })
     write_component_list(truth / "calibrator.cl", calibrator)
+    if meta["primary_beam"] is not None:
+        write_json(truth / "primary_beam.json", meta["primary_beam"].as_record())
     np.savez_compressed(truth / "gains.npz", time_mjd_s=gains.times, gain=gains.gain, bandpass=gains.bandpass,
                         antenna=np.array(meta["antennas"]), polarisation=np.array(POLARISATIONS),
                         chan_freq_hz=meta["chan_freq_hz"])
@@ -377,7 +394,8 @@ def simulate(out: Path, seed: int, preset: str | None = None, config: Path | Non
         "expected_image_rms_jy": {f.name: meta["noise"]["expected_image_rms_jy"][f.name] for f in fields},
         "flux_calibrator_model": meta["fluxcal"],
         "truth": {"sky": "truth/sky.csv", "calibrator": "truth/calibrator.json",
-                  "calibrator_cl": "truth/calibrator.cl", "gains": "truth/gains.npz"},
+                  "calibrator_cl": "truth/calibrator.cl", "gains": "truth/gains.npz",
+                  "primary_beam": "truth/primary_beam.json" if meta["primary_beam"] else None},
         "settings": settings,
     }, started)
     write_json(out / "tile.json", record)
