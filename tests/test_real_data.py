@@ -148,6 +148,20 @@ def test_band_scale_from_the_data(tmp_path):
     assert band_scale_for(tmp_path, 1.0).scale == 1.0
 
 
+def test_band_scale_of_simulated_tiles_is_one():
+    """The simulated tiles (docs/simulate.md defaults: casadata's vla.b.cfg, four spws centred
+    on 2.25-3.75 GHz, so a 3.0 GHz centre) keep the memo's band exactly: scale 1.0."""
+    from calmodel.core.casa import casadata_path
+    from calmodel.core.uvband import scale_from
+
+    rows = [line.split()[:3] for line in (casadata_path() / "alma" / "simmos" / "vla.b.cfg").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    xyz = np.array(rows, dtype=float)
+    longest = float(np.sqrt(((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(axis=-1)).max())
+    assert longest == pytest.approx(11.1e3, rel=0.005)  # NRAO: B configuration, 11.1 km
+    assert scale_from(3.0e9, longest) == 1.0
+
+
 def _sector_flux(pa: np.ndarray, flux: np.ndarray, centre_deg: float) -> float:
     diff = (pa - centre_deg + 180.0) % 360.0 - 180.0
     return float(flux[np.abs(diff) <= SECTOR_HALF_WIDTH_DEG].sum())

@@ -50,6 +50,11 @@ def _round_significant(value: float, figures: int = SIGNIFICANT_FIGURES) -> floa
     return round(value, figures - 1 - int(math.floor(math.log10(abs(value)))))
 
 
+def scale_from(centre_hz: float, longest_baseline_m: float) -> float:
+    """The rule of the module docstring, from its two numbers."""
+    return _round_significant(centre_hz / VLASS_CENTRE_HZ * longest_baseline_m / VLA_B_LONGEST_BASELINE_M)
+
+
 def band_scale_for(ms: Path, given: float | None = None) -> BandScale:
     """The factor on the memo's band edges for ``ms``: ``given`` if the user gave one, else
     the rule of the module docstring."""
@@ -58,7 +63,7 @@ def band_scale_for(ms: Path, given: float | None = None) -> BandScale:
     freqs = np.concatenate([w.chan_freqs_hz for w in spw_info(ms)])
     centre = float(freqs.min() + freqs.max()) / 2.0
     longest = longest_antenna_separation(ms)
-    scale = _round_significant(centre / VLASS_CENTRE_HZ * longest / VLA_B_LONGEST_BASELINE_M)
+    scale = scale_from(centre, longest)
     reason = (f"from the data: centre {centre / 1e9:.4g} GHz / 3 GHz x longest antenna separation "
               f"{longest / 1e3:.3g} km / 11.1 km (VLASS: VLA B configuration at 3 GHz), two significant figures")
     return BandScale(scale, centre, longest, reason)
