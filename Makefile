@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 OUTDIR ?= results
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean image
+.PHONY: setup demo demo-real test clean image
 
 setup: $(VENV)/.deps-stamp $(VENV)/.casa-stamp $(VENV)/.nextflow-stamp
 
@@ -35,6 +35,12 @@ $(VENV)/.nextflow-stamp: scripts/setup-nextflow.sh scripts/nextflow-runtime.pom.
 demo: setup
 	$(BIN)/nextflow run . -profile test --outdir $(OUTDIR)
 	@echo "calmodel: demo finished. Report: $(abspath $(OUTDIR))/report/report.html (tables: report/tables.md; layout: docs/output.md)"
+
+# The real VLA observations of casadata (NGC5921, 3C273XC1): docs/real-data.md.
+demo-real: setup
+	$(BIN)/calmodel real-samplesheet --out $(OUTDIR)/samplesheet_real.csv
+	$(BIN)/nextflow run . -profile test_real --input $(OUTDIR)/samplesheet_real.csv --outdir $(OUTDIR)
+	@echo "calmodel: real-data run finished. Report: $(abspath $(OUTDIR))/report/report.html"
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

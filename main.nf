@@ -17,7 +17,8 @@ workflow {
     validateParameters(schema, params)
     def sheet = file(params.input)
     if (!sheet.exists()) {
-        error("calmodel: samplesheet not found: ${params.input}")
+        def hint = workflow.profile.tokenize(',').contains('test_real') ? ' (write it first: calmodel real-samplesheet --out samplesheet_real.csv; docs/real-data.md)' : ''
+        error("calmodel: samplesheet not found: ${params.input}${hint}")
     }
     def rows = readSamplesheet(sheet, readJson("${projectDir}/${schemaParameters(schema).input.schema}"))
     CALMODEL(rows, sheet.parent, [modes: params.modes, build_model: params.build_model])

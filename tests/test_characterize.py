@@ -115,7 +115,7 @@ def run_3c273(tmp_path_factory):
     fits = _demo("3C273XC1.fits")
     before = _fingerprint(fits)
     out = tmp_path_factory.mktemp("c3c273")
-    proc, record = _characterize(out, "--ms", str(fits), "--field", "3C273")
+    proc, record = _characterize(out, "--ms", str(fits), "--field", "3C273", "--band-scale", "1")
     return fits, before, out, proc, record
 
 
@@ -150,7 +150,7 @@ def test_3c273_quantile_bins(tmp_path):
     """Equal-count bins (~1.5-2 klambda wide below the band) resolve the jet's fringes:
     more deviating bins below 35 klambda, still none inside the band."""
     _, rec = _characterize(tmp_path, "--ms", str(_demo("3C273XC1.fits")), "--field", "3C273",
-                           "--binning", "quantile")
+                           "--binning", "quantile", "--band-scale", "1")
     (cal,) = rec["calibrators"]
     assert cal["decision"] == "uvrange" and cal["suggested_uvrange"] == ">31.25klambda"
     assert cal["max_abs_dev_in_band"] == pytest.approx(0.0276, abs=DEV_TOL)
@@ -180,7 +180,8 @@ def test_n5921_gaincal_is_point_in_scaled_band(n5921_ms, tmp_path):
 def test_n5921_intents_default_band_is_insufficient(n5921_with_intents, tmp_path):
     """With intents, the gain and bandpass calibrators are found without --field; the
     memo's 35-90 klambda band is beyond D config at L band: coverage insufficient."""
-    _, rec = _characterize(tmp_path, "--ms", str(n5921_with_intents), "--spw", N5921_SPW)
+    _, rec = _characterize(tmp_path, "--ms", str(n5921_with_intents), "--spw", N5921_SPW,
+                           "--band-scale", "1")
     assert rec["gain_calibrators"] == [GAINCAL] and rec["bandpass_field_used"] == FLUXCAL
     (cal,) = rec["calibrators"]
     assert cal["decision"] == "insufficient-coverage"
@@ -189,13 +190,18 @@ def test_n5921_intents_default_band_is_insufficient(n5921_with_intents, tmp_path
     assert cal["max_abs_dev_in_band"] is None
 
 
-def test_no_intents_asks_for_field(tmp_path):
-    """An MS without intents and without a field that the name/scan rule of core.roles takes
-    as a gain calibrator (3C273XC1: one field; NGC5921's 1445+099 is now found by that rule)."""
-    proc, _ = _characterize(tmp_path, "--ms", str(_demo("3C273XC1.fits")), check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("calmodel: error:")
-    assert "--field" in proc.stderr and "Traceback" not in proc.stderr
+def test_3c273_without_options_is_a_calibrator_only_tile(tmp_path):
+    """3C273XC1 (no intents, one field that is not a standard flux calibrator): core.roles
+    takes the field as the gain calibrator of a calibrator-only observation (no targets), and
+    core.uvband scales the memo's band by 8.085/3 GHz x 3.73/11.1 km = 0.91 (two significant
+    figures): 31.85-81.9 klambda, inside C configuration's ~95 klambda."""
+    _, rec = _characterize(tmp_path, "--ms", str(_demo("3C273XC1.fits")))
+    assert rec["gain_calibrators"] == ["3C273"] and rec["roles"]["targets"] == []
+    assert "only field" in rec["roles"]["reasons"]["gain_calibrators"]
+    assert rec["band_scale_used"]["band_scale"] == 0.91
+    assert rec["band_klambda_scaled"] == pytest.approx([31.85, 81.9])
+    (cal,) = rec["calibrators"]
+    assert cal["coverage"]["status"] == "ok"
 
 
 def test_unknown_field(n5921_ms, tmp_path):
@@ -252,7 +258,7 @@ def test_bandpass_only_flux_calibrator_has_one_role_everywhere(n5921_ms, tmp_pat
     assert (roles.flux_calibrator, roles.bandpass_calibrator) == (FLUXCAL, FLUXCAL)
     assert roles.gain_calibrators == [GAINCAL] and roles.targets == ["N5921_2"]
     assert "CALIBRATE_FLUX or CALIBRATE_BANDPASS" in roles.reasons["flux_calibrator"]
-    assert select_fields(ms, None, None) == ([GAINCAL], FLUXCAL)  # characterize
+    assert select_fields(ms, None, None)[:2] == ([GAINCAL], FLUXCAL)  # characterize
     assert field_roles(ms).bandpass_calibrator == FLUXCAL  # build-model's starting calibration
     assert resolve_fields(ms, CalibrateSettings()) == (FLUXCAL, GAINCAL, ["N5921_2"])
 

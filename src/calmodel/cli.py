@@ -33,6 +33,7 @@ from calmodel.core import child
 from calmodel.core.outputs import OutputBusyError
 from calmodel.env import command as env_command
 from calmodel.imaging.cli import command as image_command
+from calmodel.realdata import command as real_samplesheet_command
 from calmodel.report.cli import report_command
 from calmodel.simulate.cli import command as simulate_command
 
@@ -100,7 +101,8 @@ def main() -> None:
 
 
 for _command in (env_command, simulate_command, characterize_command, catalog_command, compare_command,
-                 calibrate_command, build_model_command, report_command, image_command):
+                 calibrate_command, build_model_command, report_command, image_command,
+                 real_samplesheet_command):
     main.add_command(_command)
 
 

@@ -1,5 +1,6 @@
 // The decision (model-needed | uvrange | insufficient-coverage | point), the gain
-// calibrator it concerns and the uvrange it suggests leave the task as values, so the
+// calibrator it concerns, the uvrange it suggests and the target fields by core.roles
+// (';'-separated, empty for a calibrator-only observation) leave the task as values, so the
 // workflow never reads JSON.
 process CHARACTERIZE {
     tag "${meta.id}"
@@ -9,7 +10,7 @@ process CHARACTERIZE {
     tuple val(meta), path(ms)
 
     output:
-    tuple val(meta), env(DECISION), env(CALIBRATOR), env(UVRANGE), emit: decision
+    tuple val(meta), env(DECISION), env(CALIBRATOR), env(UVRANGE), env(TARGETS), emit: decision
     tuple val(meta), path('characterize'),            emit: record
 
     script:
@@ -22,6 +23,7 @@ process CHARACTERIZE {
     DECISION=\$(record_value characterize/characterize.json decision)
     CALIBRATOR=\$(record_value characterize/characterize.json calibrator)
     UVRANGE=\$(record_value characterize/characterize.json uvrange)
+    TARGETS=\$(record_value characterize/characterize.json targets)
     """
 
     stub:
@@ -31,5 +33,6 @@ process CHARACTERIZE {
     DECISION=model-needed
     CALIBRATOR=${Shell.quote(meta.gain_field ?: 'GCAL')}
     UVRANGE=''
+    TARGETS=${Shell.quote(meta.targets ? meta.targets.join(';') : 'T01')}
     """
 }

@@ -19,7 +19,9 @@ from calmodel.core.options import setting, settings_from
               help="Output folder: characterize.json, <field>_amp_uvdist.png, casa.log.")
 @setting(S, "threshold", help="Fractional deviation that counts (memo: 3%).")
 @setting(S, "band_klambda", "--band", help="uv-distance band in klambda where a deviation needs a model.")
-@setting(S, "band_scale", help="Multiply the band edges (other configuration or frequency).")
+@setting(S, "band_scale", type=float,
+         help="Multiply the band edges (default: from the data's frequency and array size, core.uvband; "
+              "1 keeps the memo's VLASS band).")
 @setting(S, "nsigma", help="A bin deviates only if |dev| > nsigma x its uncertainty too.")
 @setting(S, "nbins", help="Number of bins across the band (bin width = band width / nbins).")
 @setting(S, "binning", type=click.Choice(["linear", "quantile"]), help="Bin edges: linear or equal-count.")

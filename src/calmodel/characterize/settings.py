@@ -13,7 +13,7 @@ class CharacterizeSettings:
     bandpass_field: str | None = None  # flux/bandpass calibrator; default: from the intents
     threshold: float = bounded(0.03, low=0, low_open=True)  # fractional deviation that counts (memo: 3%)
     band_klambda: tuple[float, float] = (35.0, 90.0)  # where a deviation needs a model (memo)
-    band_scale: float = bounded(1.0, low=0, low_open=True)  # multiplies the band edges (other configuration or frequency)
+    band_scale: float | None = bounded(None, low=0, low_open=True)  # multiplies the band edges; None: from the data (core.uvband)
     nsigma: float = bounded(3.0, low=0)  # a bin deviates only if |dev| > nsigma x its uncertainty too
     nbins: int = bounded(11, low=1)  # bins across the band
     binning: str = "linear"  # linear | quantile

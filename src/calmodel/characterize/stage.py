@@ -29,7 +29,8 @@ from calmodel.core.ms import check_input, field_names, open_input, reference_ant
 from calmodel.core.naming import amp_uvdist_plot
 from calmodel.core.precal import CalibratorModel, precalibrate
 from calmodel.core.records import stage_record
-from calmodel.core.roles import field_roles
+from calmodel.core.roles import FieldRoles, field_roles
+from calmodel.core.uvband import band_scale_for
 
 PARALLEL_HANDS = {5: "RR", 8: "LL", 9: "XX", 12: "YY"}  # casacore Stokes enum
 CHUNK_ROWS = 50_000
@@ -67,9 +68,9 @@ class CharacterizeResult:
 # ---------------------------------------------------------------- selection
 
 def select_fields(ms: Path, field: str | None,
-                  bandpass_field: str | None) -> tuple[list[str], str | None]:
-    """(gain calibrators, flux/bandpass calibrator or None) from --field or the scan intents
-    (the rule of calmodel.core.roles)."""
+                  bandpass_field: str | None) -> tuple[list[str], str | None, FieldRoles]:
+    """(gain calibrators, flux/bandpass calibrator or None, all roles) from --field or the
+    rule of calmodel.core.roles."""
     roles = field_roles(ms, bandpass=bandpass_field, gain=[field] if field is not None else None)
     gaincals, bandpass_field = roles.gain_calibrators, roles.bandpass_calibrator
     if not gaincals:
@@ -80,7 +81,7 @@ def select_fields(ms: Path, field: str | None,
                             f"flux/bandpass calibrator) in {ms}: use --field")
     if bandpass_field in gaincals:  # never bandpass a calibrator on itself
         bandpass_field = None
-    return gaincals, bandpass_field
+    return gaincals, bandpass_field, roles
 
 
 # ---------------------------------------------------------------- calibration
@@ -169,23 +170,24 @@ def characterize(ms: Path, out: Path,
     ms, out = Path(ms), Path(out)
     check_input(ms)  # before anything is written
     s = settings
-    band_klambda, band_scale, threshold, nsigma, nbins, binning, min_count = (
-        s.band_klambda, s.band_scale, s.threshold, s.nsigma, s.nbins, s.binning, s.min_count)
-    lo, hi = (float(b) * band_scale for b in band_klambda)
-    if not (0 <= lo < hi) or band_scale <= 0:
-        raise CalmodelError(f"bad band {band_klambda} x {band_scale}: need 0 <= low < high")
+    band_klambda, threshold, nsigma, nbins, binning, min_count = (
+        s.band_klambda, s.threshold, s.nsigma, s.nbins, s.binning, s.min_count)
+    if not (0 <= band_klambda[0] < band_klambda[1]) or (s.band_scale is not None and s.band_scale <= 0):
+        raise CalmodelError(f"bad band {band_klambda} x {s.band_scale}: need 0 <= low < high, scale > 0")
     if threshold <= 0 or nsigma < 0 or nbins < 1 or min_count < 1 or binning not in (
             "linear", "quantile"):
         raise CalmodelError("need threshold > 0, nsigma >= 0, nbins >= 1, min_count >= 1, "
                             "binning linear|quantile")
-    band = (lo, hi)
     out.mkdir(parents=True, exist_ok=True)
     (out / "characterize.json").unlink(missing_ok=True)  # no stale record if this run fails
     casa_log_to(out / "casa.log")
     work = Path(tempfile.mkdtemp(prefix=".characterize-work-", dir=out))
     try:
         source = open_input(ms, work)
-        gaincals, bpfield = select_fields(source, s.field, s.bandpass_field)
+        gaincals, bpfield, roles = select_fields(source, s.field, s.bandpass_field)
+        scaled = band_scale_for(source, s.band_scale)
+        lo, hi = (float(b) * scaled.scale for b in band_klambda)
+        band = (lo, hi)
         calms = work / "calibrators.ms"
         # The private copy: only the calibrators (and the spw/channel selection).
         run_task("split", vis=str(source), outputvis=str(calms),
@@ -218,12 +220,15 @@ def characterize(ms: Path, out: Path,
             shutil.rmtree(work, ignore_errors=True)
     parameters = {"ms": str(ms), "field": s.field, "bandpass_field": s.bandpass_field,
                   "threshold": threshold, "band_klambda": list(band_klambda),
-                  "band_scale": band_scale, "nsigma": nsigma, "nbins": nbins,
+                  "band_scale": s.band_scale, "nsigma": nsigma, "nbins": nbins,
                   "binning": binning, "min_count": min_count, "min_bins": s.min_bins,
                   "min_fraction": s.min_fraction, "spw": s.spw, "refant": s.refant}
     record = write_json(out / "characterize.json", stage_record(
         "characterize", parameters,
-        {"band_klambda_scaled": [lo, hi], "bandpass_field_used": bpfield,
+        {"band_klambda_scaled": [lo, hi], "band_scale_used": scaled.as_record(),
+         "bandpass_field_used": bpfield,
+         "roles": {"flux_calibrator": roles.flux_calibrator, "gain_calibrators": roles.gain_calibrators,
+                   "targets": roles.targets, "reasons": roles.reasons},
          "refant_used": chosen_refant, "gain_calibrators": gaincals,
          "decisions": {r.field: r.decision for r in results},
          "calibrators": [asdict(r) for r in results],

@@ -7,6 +7,7 @@ that the slightly resolved structure of 3C286/3C138/3C147/3C48 is included.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from calmodel import CalmodelError
@@ -22,6 +23,20 @@ KNOWN_FLUX_CALIBRATORS = {
     "3C147": ("0542+498", "J0542+4951", "0538+498", "B0538+498"),
     "3C48": ("0137+331", "J0137+3309", "0134+329", "B0134+329"),
 }
+# J2000 positions of the same calibrators (VLA Calibrator Manual, J2000 list; the positions
+# setjy's Perley-Butler 2017 model images are centred on), as (RA, Dec) in degrees.
+FLUX_CALIBRATOR_POSITIONS_J2000 = {
+    "3C286": (15 * (13 + 31 / 60 + 8.28806 / 3600), 30 + 30 / 60 + 32.9600 / 3600),
+    "3C138": (15 * (5 + 21 / 60 + 9.88603 / 3600), 16 + 38 / 60 + 22.0512 / 3600),
+    "3C147": (15 * (5 + 42 / 60 + 36.13789 / 3600), 49 + 51 / 60 + 7.2336 / 3600),
+    "3C48": (15 * (1 + 37 / 60 + 41.29943 / 3600), 33 + 9 / 60 + 35.1330 / 3600),
+}
+# A field whose phase centre lies within this of a standard calibrator's position is that
+# calibrator: pointing offsets of archival calibrator scans are arcseconds (B1950 names,
+# rounded coordinates in old schedules), while the nearest pair of the four calibrators is
+# 6 deg apart (3C138-3C147 is 33 deg), and any other source within 1' would be confused with
+# the calibrator in the VLA's primary beam (>= 4' FWHM up to Q band) anyway.
+POSITION_TOLERANCE_ARCMIN = 1.0
 # VLA band letter by frequency (GHz), lower edges.
 _BANDS = [(0.2, "P"), (1.0, "L"), (2.0, "S"), (4.0, "C"), (8.0, "X"), (12.0, "U"),
           (18.0, "K"), (26.5, "A"), (40.0, "Q")]
@@ -33,6 +48,27 @@ def canonical_name(field: str) -> str | None:
     for name, aliases in KNOWN_FLUX_CALIBRATORS.items():
         if upper == name or any(upper.startswith(alias.upper()) for alias in aliases):
             return name
+    return None
+
+
+def _separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle separation (degrees) of two positions given in degrees (Vincenty)."""
+    ra1, dec1, ra2, dec2 = (math.radians(v) for v in (ra1, dec1, ra2, dec2))
+    dra = ra2 - ra1
+    num = math.hypot(math.cos(dec2) * math.sin(dra),
+                     math.cos(dec1) * math.sin(dec2) - math.sin(dec1) * math.cos(dec2) * math.cos(dra))
+    den = math.sin(dec1) * math.sin(dec2) + math.cos(dec1) * math.cos(dec2) * math.cos(dra)
+    return math.degrees(math.atan2(num, den))
+
+
+def calibrator_at(ra_deg: float, dec_deg: float,
+                  tolerance_arcmin: float = POSITION_TOLERANCE_ARCMIN) -> tuple[str, float] | None:
+    """(standard flux calibrator, separation in arcmin) for a J2000 position within
+    ``tolerance_arcmin`` of one of them, else None."""
+    for name, (ra, dec) in FLUX_CALIBRATOR_POSITIONS_J2000.items():
+        separation = _separation_deg(ra_deg, dec_deg, ra, dec) * 60.0
+        if separation <= tolerance_arcmin:
+            return name, separation
     return None
 
 

@@ -224,6 +224,44 @@ def field_position(ms: Path, name: str) -> tuple[float, float]:
     return float(np.degrees(direction[0]) % 360.0), float(np.degrees(direction[1]))
 
 
+def field_positions_j2000(ms: Path) -> dict[str, tuple[float, float]]:
+    """Field name -> (ra, dec) in degrees of its phase centre in J2000, converted with the
+    measures tool when the FIELD table is in another frame (e.g. B1950_VLA from an old
+    UVFITS file)."""
+    tools = casa_tools().tools
+    tb = tools.table()
+    _open(tb, ms / "FIELD")
+    try:
+        names = list(tb.getcol("NAME"))
+        directions = tb.getcol("PHASE_DIR")[:, 0, :]
+        frame = tb.getcolkeyword("PHASE_DIR", "MEASINFO").get("Ref", "J2000")
+    finally:
+        tb.close()
+    positions: dict[str, tuple[float, float]] = {}
+    me = tools.measures() if frame != "J2000" else None
+    for i, name in enumerate(names):
+        lon, lat = float(directions[0, i]), float(directions[1, i])
+        if me is not None:
+            converted = me.measure(me.direction(frame, f"{lon}rad", f"{lat}rad"), "J2000")
+            lon, lat = converted["m0"]["value"], converted["m1"]["value"]
+        positions.setdefault(name, (float(np.degrees(lon) % 360.0), float(np.degrees(lat))))
+    if me is not None:
+        me.done()
+    return positions
+
+
+def longest_antenna_separation(ms: Path) -> float:
+    """Metres between the two most distant antennas of the ANTENNA table."""
+    tb = casa_tools().tools.table()
+    _open(tb, ms / "ANTENNA")
+    try:
+        positions = tb.getcol("POSITION").T  # (antenna, xyz)
+    finally:
+        tb.close()
+    diff = positions[:, None, :] - positions[None, :, :]
+    return float(np.sqrt((diff ** 2).sum(axis=-1)).max())
+
+
 def data_column(ms: Path) -> str:
     """'corrected' if the MS has a CORRECTED_DATA column, else 'data'."""
     tb = casa_tools().tools.table()

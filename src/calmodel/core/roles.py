@@ -17,7 +17,10 @@ An MS without intents (e.g. imported from UVFITS, as archival VLA data often are
 
     flux calibrator      named, else the first field whose name is one of the standard flux
                          calibrators setjy knows (3C286, 3C48, 3C147, 3C138 with their
-                         J2000/B1950 names, :func:`calmodel.core.fluxcal.canonical_name`)
+                         J2000/B1950 names, :func:`calmodel.core.fluxcal.canonical_name`),
+                         else the first field whose phase centre (in J2000) lies within
+                         ``POSITION_TOLERANCE_ARCMIN`` (1') of one of their J2000 positions
+                         (:func:`calmodel.core.fluxcal.calibrator_at`)
     bandpass calibrator  named, else the flux calibrator
     gain calibrators     named, else every other field that is observed in at least
                          ``MIN_GAIN_SCANS`` scans which bracket a scan of another (non-flux)
@@ -25,7 +28,11 @@ An MS without intents (e.g. imported from UVFITS, as archival VLA data often are
                          cal-target-cal, with the calibrator's scans the short ones
     targets              named, else every field that is neither of the above
 
-The rule uses only the scan table, so it is the same for any archival block; a calibrator
+A calibrator-only observation: an MS without intents whose only field is not a standard flux
+calibrator (3C273XC1.fits) has that field as its gain calibrator and no targets; the
+workflow then characterises it and builds its model, and calibrates and images nothing.
+
+The rule uses only the field and scan tables, so it is the same for any archival block; a calibrator
 observed once (no bracketing) is not taken as a gain calibrator.
 """
 
@@ -37,8 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.core.fluxcal import canonical_name
-from calmodel.core.ms import Scan, field_names, fields_by_intent, scans
+from calmodel.core.fluxcal import POSITION_TOLERANCE_ARCMIN, calibrator_at, canonical_name
+from calmodel.core.ms import Scan, field_names, field_positions_j2000, fields_by_intent, scans
 
 FLUX_INTENTS = ("CALIBRATE_FLUX", "CALIBRATE_BANDPASS")
 BANDPASS_INTENTS = ("CALIBRATE_BANDPASS", "CALIBRATE_FLUX")
@@ -99,15 +106,26 @@ def _calibrator_by_intent(intents: dict[str, list[str]], names: list[str], wante
     return None, f"no field with intent {' or '.join(wanted)}" if intents else "the MS has no scan intents"
 
 
-def _flux_by_name(names: list[str], named: str | None) -> tuple[str | None, str]:
-    """(field, reason) for the flux calibrator of an MS without scan intents."""
+def _flux_by_name_or_position(ms: Path, names: list[str], named: str | None) -> tuple[str | None, str]:
+    """(field, reason) for the flux calibrator of an MS without scan intents: by name first,
+    then by position."""
     if named is not None:
         return named, "named"
     for name in names:
         source = canonical_name(name)
         if source is not None:
             return name, f"no scan intents; the name '{name}' is the standard flux calibrator {source}"
-    return None, "no scan intents, and no field named as a standard flux calibrator (3C286, 3C48, 3C147, 3C138)"
+    positions = field_positions_j2000(ms)
+    for name in names:
+        match = calibrator_at(*positions[name])
+        if match is not None:
+            source, separation = match
+            ra, dec = positions[name]
+            return name, (f"no scan intents; the phase centre of '{name}' (J2000 {ra:.5f} {dec:+.5f} deg) is "
+                          f"{separation * 60:.1f} arcsec from the standard flux calibrator {source} "
+                          f"(tolerance {POSITION_TOLERANCE_ARCMIN:g} arcmin)")
+    return None, ("no scan intents, and no field named as, or within "
+                  f"{POSITION_TOLERANCE_ARCMIN:g} arcmin of, a standard flux calibrator (3C286, 3C48, 3C147, 3C138)")
 
 
 def _median_scan(scan_list: list[Scan], field: str) -> float:
@@ -178,7 +196,7 @@ def _roles_without_intents(ms: Path, names: list[str], flux: str | None, bandpas
                            gain: list[str] | None, targets: list[str] | None) -> FieldRoles:
     """The roles of an MS without scan intents (see the module docstring)."""
     reasons: dict[str, str] = {}
-    flux_cal, reasons["flux_calibrator"] = _flux_by_name(names, flux)
+    flux_cal, reasons["flux_calibrator"] = _flux_by_name_or_position(ms, names, flux)
     if bandpass is not None:
         bp_cal, reasons["bandpass_calibrator"] = bandpass, "named"
     else:
@@ -187,6 +205,10 @@ def _roles_without_intents(ms: Path, names: list[str], flux: str | None, bandpas
                                           else "no scan intents and no flux calibrator")
     if gain:
         gaincals, reasons["gain_calibrators"] = list(gain), "named"
+    elif len(names) == 1 and flux_cal is None:
+        gaincals = list(names)
+        reasons["gain_calibrators"] = (f"no scan intents; '{names[0]}' is the only field of the MS and not a "
+                                       "standard flux calibrator: a calibrator-only observation")
     else:
         candidates = [n for n in names if n not in (flux_cal, bp_cal)]
         gaincals, reasons["gain_calibrators"] = _interleaved_calibrators(scans(ms), candidates)
@@ -194,5 +216,6 @@ def _roles_without_intents(ms: Path, names: list[str], flux: str | None, bandpas
         target_fields, reasons["targets"] = list(targets), "named"
     else:
         target_fields = [n for n in names if n not in {flux_cal, bp_cal, *gaincals}]
-        reasons["targets"] = "no scan intents; every field that is not a flux, bandpass or gain calibrator"
+        reasons["targets"] = ("no scan intents; every field that is not a flux, bandpass or gain calibrator"
+                              + ("" if target_fields else ": none (a calibrator-only observation)"))
     return FieldRoles(ms, names, False, flux_cal, bp_cal, gaincals, target_fields, reasons)

@@ -21,6 +21,7 @@ from calmodel.report.verdict import checks_for, combined_verdict, verdict_of
 from calmodel.report.vocabulary import ARMS, MODES
 
 DEFAULT_MATCH_RADIUS_ARCSEC = 0.5  # the memo's matching tolerance
+NO_TARGET = "no-target"  # a calibrator-only tile's verdict (never part of an overall one)
 SCOPE_HEADLINES = {
     IN_SCOPE: "In scope (calibrator core > {ratio:g}x the next component: the memo's case)",
     OUT_OF_SCOPE: "Out of scope (calibrator core not > {ratio:g}x the next: outside the memo's "
@@ -125,7 +126,21 @@ def _tiles_from_records(by_stage: dict, warnings: list[str], criterion: Criterio
     return tiles
 
 
+def calibrator_only(entry: dict) -> bool:
+    """A tile whose characterize record found no target field (core.roles), and which has
+    no compare: a calibrator-only observation (e.g. 3C273XC1.fits), judged by nothing."""
+    targets = get_in(entry, "characterize", "targets")
+    return not entry["modes"] and isinstance(targets, list) and not targets
+
+
 def _judge_tile(entry: dict, criterion: Criterion) -> None:
+    if calibrator_only(entry):
+        entry["calibrator_only"] = True
+        entry["verdict"] = NO_TARGET
+        entry["reasons"] = ["no target field in this tile, so nothing to compare (field roles: "
+                            f"{get_in(entry, 'characterize', 'targets_reason')}); its characterisation "
+                            "and model are reported, and it is left out of the overall verdicts"]
+        return
     ratio = _fluxscale_ratio(entry["fluxscale"])
     if ratio:
         entry["fluxscale"]["model_over_nomodel"] = ratio
@@ -172,7 +187,8 @@ def build(records: list[Record], criterion: Criterion) -> dict:
         _judge_tile(entry, criterion)
     overall = {}
     for scope in SCOPES:
-        names = sorted(t for t, e in tiles.items() if e["scope"]["scope"] == scope)
+        names = sorted(t for t, e in tiles.items() if e["scope"]["scope"] == scope
+                       and not e.get("calibrator_only"))
         if names:
             overall[scope] = _scope_overall(tiles, names, criterion)
     headlines = [{"label": SCOPE_HEADLINES[scope].format(ratio=criterion.scope_ratio), "scope": scope, "verdict": o["verdict"],

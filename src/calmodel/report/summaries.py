@@ -210,7 +210,9 @@ def summarise_characterize(rec: Record) -> dict:
                    for cal in data.get("calibrators") or [] if isinstance(cal, dict)]
     if not calibrators:
         calibrators = [{"field": f, "decision": d} for f, d in (data.get("decisions") or {}).items()]
+    roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
     return {"record": str(rec.path), "calibrators": calibrators,
+            "targets": roles.get("targets"), "targets_reason": get_in(roles, "reasons", "targets"),
             "threshold": get_in(data, "parameters", "threshold"),
             "band_klambda": data.get("band_klambda_scaled") or get_in(data, "parameters",
                                                                       "band_klambda")}
