@@ -247,8 +247,9 @@ def primary_beam_model(ms: Path, settings: dict, target_id: int) -> RadialBeam |
         return gaussian_beam(float(spec["fwhm_arcmin_at_1ghz"]))
     if spec["model"] != "casa":
         raise CalmodelError(f"primary_beam.model must be casa, gaussian or none, not '{spec['model']}'")
-    # Sampled out to twice the farthest source (and at least 10') at the lowest frequency.
-    radius = max(600.0, 2.0 * float(settings["sky"]["radius_arcmin"]) * 60.0)
+    # Sampled out to twice the farthest source and at least 20' at spw 0 (beyond the first
+    # null of a 25 m dish at 2-4 GHz); the profile scales as radius x frequency.
+    radius = max(1200.0, 2.0 * float(settings["sky"]["radius_arcmin"]) * 60.0)
     return casa_beam(ms, target_id, 0, radius)
 
 
