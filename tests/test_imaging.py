@@ -149,7 +149,7 @@ def test_ql_products_and_record(tile):
     assert not list(out.glob(".*tmp*")), "no temporary FITS left behind"
     record = _record(tile, "ql")
     assert record["stage"] == "image" and record["mode"] == "ql" and record["selfcal"] is None
-    assert record["image_tt0_pb_corrected"] is True and record["image_tt0_from"].endswith(".image.pbcor")
+    assert record["image_tt0_pb_corrected"] is True and record["image_tt0_from"].endswith(".image.tt0.pbcor")
     # B configuration up to 3.8 GHz: lambda_min / B_max = 1.46"; QL samples it with 2 pixels.
     assert record["cell_derivation"]["finest_fringe_arcsec"] == pytest.approx(1.46, abs=0.02)
     assert record["cell_arcsec"] == pytest.approx(0.73)
