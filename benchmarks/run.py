@@ -1,0 +1,267 @@
+"""calmodel's performance suite: every stage through the real CLI, against bare CASA.
+
+    .venv/bin/python benchmarks/run.py [--tile tiny|small|medium|PATH] [--out DIR]
+                                       [--repeat N] [--threads N] [--arms both|model]
+                                       [--fanout N] [--fanout-tile SIZE]
+
+For one tile (simulated at the named size, or the measurement set PATH) it runs
+characterize -> build-model -> calibrate (both arms) -> image (ql, se; both arms) ->
+catalog -> compare, each as one `calmodel` child process, and records per stage the
+wall time, CPU time and peak RSS of that child (os.wait4), the visibilities in the
+stage's input MS, and the CASA task calls read from the stage's casa.log.
+
+Calibrate and image are replayed right after by benchmarks/replay.py (the same task
+calls with the same parameters, no calmodel); build-model against the memo's minimal
+loop (one tclean + gaincal + applycal per solint). The ratios calmodel / bare come from
+the same run. --fanout N runs N tiles through the Nextflow workflow twice, in parallel
+(-profile test) and one task at a time on one core (benchmarks/serial.config).
+
+Writes DIR/benchmark.json and DIR/benchmark.md; the work folders stay in DIR/work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from replay import logged_calls  # noqa: E402  (a sibling script, not a package)
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SIZES = {
+    # CI: the smallest tile the whole chain still runs on.
+    "tiny": "base: vlass-like\nfields: {targets: {count: 1}}\nsky: {sources_per_field: 10}\n"
+            "observation: {cycles: 1, spw_centres_ghz: [2.5, 3.5], channels_per_spw: 3}\n",
+    # The demo tile of -profile test (~0.9 M visibilities).
+    "small": (REPO / "assets/demo/vlass-like.yaml").read_text(),
+    # >= 20 M visibilities: hours on 2 cores.
+    "medium": "base: vlass-like\nfields: {targets: {count: 1}}\nsky: {sources_per_field: 40}\n"
+              "observation: {integration_s: 1.0, channels_per_spw: 16, cycles: 3,\n"
+              "  spw_centres_ghz: [2.1, 2.35, 2.6, 2.85, 3.15, 3.4, 3.65, 3.9]}\n",
+}
+# Tasks that read the visibilities (exportfits, fluxscale read images or caltables).
+READS_DATA = {"flagdata", "setjy", "ft", "gaincal", "bandpass", "applycal", "split", "tclean",
+              "statwt", "clearcal", "mstransform", "uvsub", "polcal"}
+
+
+def measure(cmd: list[str], cwd: Path, env: dict) -> dict:
+    """Run one child; its own wall time, CPU time and peak RSS (children included)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark: `{shlex.join(cmd)}` exited {proc.returncode} in {cwd}:\n"
+                         + "\n".join(output.splitlines()[-15:]))
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "output": output}
+
+
+def visibilities(ms: Path) -> int:
+    """Complex single-polarisation samples: rows x channels x correlations, per data description."""
+    import numpy as np
+    from casatools import table
+
+    tb = table()
+    tb.open(str(ms / "DATA_DESCRIPTION"))
+    spw, pol = tb.getcol("SPECTRAL_WINDOW_ID"), tb.getcol("POLARIZATION_ID")
+    tb.close()
+    tb.open(str(ms / "SPECTRAL_WINDOW"))
+    nchan = tb.getcol("NUM_CHAN")
+    tb.close()
+    tb.open(str(ms / "POLARIZATION"))
+    ncorr = tb.getcol("NUM_CORR")
+    tb.close()
+    tb.open(str(ms))
+    rows = np.bincount(tb.getcol("DATA_DESC_ID"), minlength=len(spw))
+    tb.close()
+    return int(sum(rows[d] * nchan[spw[d]] * ncorr[pol[d]] for d in range(len(spw))))
+
+
+def task_counts(log: Path) -> dict:
+    calls = [name for name, _ in logged_calls(log)] if log.exists() else []
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return {"task_calls": len(calls), "data_passes": sum(name in READS_DATA for name in calls),
+            "major_cycles": text.count("Run Major Cycle"),
+            "tasks": {name: calls.count(name) for name in sorted(set(calls))}}
+
+
+class Suite:
+    def __init__(self, work: Path, threads: int):
+        self.work, self.rows = work, []
+        self.env = dict(os.environ, OMP_NUM_THREADS=str(threads), PATH=f"{BIN}:{os.environ['PATH']}")
+        self.calmodel_dir = work / "calmodel"
+        self.calmodel_dir.mkdir(parents=True, exist_ok=True)
+
+    def stage(self, stage: str, args: list[str], out: str, ms: Path | None = None, **labels) -> dict:
+        shutil.rmtree(self.calmodel_dir / out, ignore_errors=True)
+        run = measure([str(BIN / "calmodel"), stage, *args, "--out", out], self.calmodel_dir, self.env)
+        row = {"stage": stage, **labels, "wall_s": run["wall_s"], "cpu_s": run["cpu_s"],
+               "peak_rss_mb": run["peak_rss_mb"], "visibilities": visibilities(ms) if ms else None,
+               **task_counts(self.calmodel_dir / out / "casa.log")}
+        self.rows.append(row)
+        return row
+
+    def bare(self, row: dict, out: str, source: Path, select: str = "all") -> None:
+        """Replay the stage's task calls in an empty folder; ratios of the same run."""
+        where = self.work / "bare" / f"{out}.{select}"
+        shutil.rmtree(where, ignore_errors=True)
+        where.mkdir(parents=True)
+        run = measure([sys.executable, str(REPO / "benchmarks/replay.py"), "--log",
+                       str(self.calmodel_dir / out / "casa.log"), "--source", str(source.resolve()),
+                       "--outputs", str(self.calmodel_dir / out), "--select", select], where, self.env)
+        staged = json.loads(run["output"].strip().splitlines()[-1])
+        wall = run["wall_s"] - staged["staged_wall_s"]
+        cpu = run["cpu_s"] - staged["staged_cpu_s"]
+        row.update(bare=select, bare_wall_s=wall, bare_cpu_s=cpu, bare_peak_rss_mb=run["peak_rss_mb"],
+                   bare_task_calls=len(staged["calls"]),
+                   ratio_wall=row["wall_s"] / wall, ratio_cpu=row["cpu_s"] / cpu)
+
+
+def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...]) -> list[dict]:
+    suite = Suite(work, threads)
+    here = suite.calmodel_dir
+    simulated = tile in SIZES
+    if simulated:
+        config = work / f"{tile}.yaml"
+        config.write_text(SIZES[tile])
+        suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
+        ms = here / "simulate/tile.ms"
+        suite.rows[-1]["visibilities"] = visibilities(ms)
+    else:
+        ms = Path(tile).resolve()
+    suite.stage("characterize", ["--ms", str(ms)], "characterize", ms)
+    target = json.loads((here / "characterize/characterize.json").read_text())["roles"]["targets"][0]
+    row = suite.stage("build-model", ["--ms", str(ms)], "build_model", ms)
+    suite.bare(row, "build_model", ms, "minimal-loop")
+    statwt = ["--no-statwt"] if simulated else []  # simulated tiles carry exact weights
+    for arm, model in (("nomodel", "none"), ("model", str(here / "build_model/model.cl"))):
+        row = suite.stage("calibrate", ["--ms", str(ms), "--model", model, *statwt], f"calibrate_{arm}", ms,
+                          arm=arm)
+        suite.bare(row, f"calibrate_{arm}", ms)
+    for arm in arms:
+        calibrated = here / f"calibrate_{arm}/calibrated.ms"
+        for mode in ("ql", "se"):
+            out = f"image_{arm}_{mode}"
+            row = suite.stage("image", ["--ms", str(calibrated), "--field", target, "--mode", mode], out,
+                              calibrated, arm=arm, mode=mode)
+            suite.bare(row, out, calibrated)
+            stem = here / out / f"{target}_{mode}"
+            alpha = ["--alpha", f"{stem}.alpha.fits", "--alpha-error", f"{stem}.alpha.error.fits"] \
+                if mode == "se" else []
+            suite.stage("catalog", ["--image", f"{stem}.image.tt0.fits", *alpha, "--allow-empty",
+                                    "--ncores", str(threads)], f"catalog_{arm}_{mode}", arm=arm, mode=mode)
+    for mode in ("ql", "se"):
+        truth = ["--truth", str(here / "simulate/truth/sky.csv"), "--truth-field", target] if simulated else []
+        # with one arm imaged (CI), its catalogue stands in for both: the same work
+        suite.stage("compare", ["--model", str(here / f"catalog_{arms[-1]}_{mode}/catalog.fits"),
+                                "--nomodel", str(here / f"catalog_{arms[0]}_{mode}/catalog.fits"), *truth],
+                    f"compare_{mode}", mode=mode)
+    return suite.rows
+
+
+def fanout(n: int, size: str, work: Path) -> dict:
+    """N tiles through the workflow: all at once (-profile test) vs one task at a time on one core."""
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "tile.yaml"
+    config.write_text(SIZES[size])
+    sheet = work / "samplesheet.csv"
+    sheet.write_text("tile,preset,seed,config\n" + "".join(
+        f"bench{i},vlass-like,{i + 1},{config}\n" for i in range(n)))
+    env = dict(os.environ, NXF_OFFLINE="true", PATH=f"{BIN}:{os.environ['PATH']}")
+    walls = {}
+    for mode, extra in (("parallel", []), ("serial", ["--max_cpus", "1", "-c", str(REPO / "benchmarks/serial.config")])):
+        where = work / mode
+        shutil.rmtree(where, ignore_errors=True)
+        where.mkdir()
+        run = measure([str(BIN / "nextflow"), "run", str(REPO), "-profile", "test", "--input", str(sheet),
+                       "--outdir", "results", *extra], where, env)
+        walls[mode] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"]}
+    cores = len(os.sched_getaffinity(0))
+    speedup = walls["serial"]["wall_s"] / walls["parallel"]["wall_s"]
+    return {"tiles": n, "tile": size, "cores": cores, **{f"{k}_{m}": v[k] for m, v in walls.items() for k in v},
+            "speedup": speedup, "ideal": min(n, cores), "efficiency": speedup / min(n, cores)}
+
+
+def median_rows(runs: list[list[dict]]) -> list[dict]:
+    """Per stage row, the median of each number over the repetitions."""
+    merged = []
+    for rows in zip(*runs):
+        row = dict(rows[0])
+        for key, value in rows[0].items():
+            if isinstance(value, float):
+                row[key] = statistics.median(r[key] for r in rows)
+        merged.append(row)
+    return merged
+
+
+def markdown(result: dict) -> str:
+    cols = ["stage", "arm", "mode", "wall_s", "cpu_s", "peak_rss_mb", "visibilities", "task_calls",
+            "data_passes", "major_cycles", "bare", "bare_wall_s", "bare_cpu_s", "bare_task_calls",
+            "ratio_wall", "ratio_cpu", "vis_per_cpu_s"]
+    lines = [f"calmodel benchmark: tile `{result['tile']}`, {result['repeat']} repetition(s), "
+             f"OMP_NUM_THREADS={result['threads']}, {result['cores']} cores, load average "
+             f"{result['load_before'][0]:.2f} before / {result['load_after'][0]:.2f} after", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in result["stages"]:
+        cells = []
+        for col in cols:
+            value = row.get(col)
+            cells.append("" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    if result.get("fanout"):
+        f = result["fanout"]
+        lines += ["", f"Fan-out: {f['tiles']} `{f['tile']}` tiles, parallel {f['wall_s_parallel']:.0f} s, "
+                  f"serial (one task at a time, 1 core) {f['wall_s_serial']:.0f} s: speed-up {f['speedup']:.2f}, "
+                  f"efficiency {f['efficiency']:.2f} of min(N, cores) = {f['ideal']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tile", default="small",
+                        help="tiny | small | medium | path to a measurement set | none (fan-out only)")
+    parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every stage and replay")
+    parser.add_argument("--arms", choices=["both", "model"], default="both",
+                        help="arms to image, catalogue and replay (model: the reduced CI form)")
+    parser.add_argument("--fanout", type=int, default=0, help="N tiles through Nextflow (0: skip)")
+    parser.add_argument("--fanout-tile", default="tiny", choices=sorted(SIZES))
+    args = parser.parse_args()
+    if args.tile not in SIZES and args.tile != "none" and not Path(args.tile).is_dir():
+        parser.error(f"--tile: neither a size ({', '.join(SIZES)}) nor a measurement set: {args.tile}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    arms = ("nomodel", "model") if args.arms == "both" else ("model",)
+    runs = [run_tile(args.tile, args.out / "work" / f"rep{i}", args.threads, arms)
+            for i in range(args.repeat if args.tile != "none" else 0)]
+    stages = median_rows(runs) if runs else []
+    for row in stages:
+        if row["visibilities"]:
+            row["vis_per_cpu_s"] = row["visibilities"] / row["cpu_s"]
+    result = {"tile": args.tile, "repeat": args.repeat, "threads": args.threads,
+              "cores": len(os.sched_getaffinity(0)), "command": shlex.join(sys.argv),
+              "load_before": load_before, "stages": stages,
+              "fanout": fanout(args.fanout, args.fanout_tile, args.out / "work" / "fanout")
+              if args.fanout else None,
+              "load_after": os.getloadavg()}
+    (args.out / "benchmark.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / "benchmark.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
