@@ -38,20 +38,24 @@ class TaylorTerms:
                 "fractional_bandwidth": self.fractional_bandwidth, "reason": self.reason}
 
 
-def band_coverage(ms: Path) -> tuple[int, float]:
-    """(number of distinct channel frequencies, fractional bandwidth) over every spw of ``ms``."""
+def spw_channels(ms: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(channel frequencies, |channel widths|) in Hz of every spw of ``ms``, by spw id."""
     tb = casa_tools().tools.table()
     tb.open(str(Path(ms) / "SPECTRAL_WINDOW"))
     try:
-        freqs, lows, highs = [], [], []
-        for row in range(tb.nrows()):
-            f = np.atleast_1d(tb.getcell("CHAN_FREQ", row)).astype(float)
-            w = np.abs(np.atleast_1d(tb.getcell("CHAN_WIDTH", row)).astype(float))
-            freqs.extend(f.tolist())
-            lows.append(float(np.min(f - w / 2)))
-            highs.append(float(np.max(f + w / 2)))
+        return [(np.atleast_1d(tb.getcell("CHAN_FREQ", row)).astype(float),
+                 np.abs(np.atleast_1d(tb.getcell("CHAN_WIDTH", row)).astype(float)))
+                for row in range(tb.nrows())]
     finally:
         tb.close()
+
+
+def band_coverage(ms: Path) -> tuple[int, float]:
+    """(number of distinct channel frequencies, fractional bandwidth) over every spw of ``ms``."""
+    channels = spw_channels(ms)
+    freqs = [float(v) for f, _ in channels for v in f]
+    lows = [float(np.min(f - w / 2)) for f, w in channels if f.size]
+    highs = [float(np.max(f + w / 2)) for f, w in channels if f.size]
     if not freqs:
         return 0, 0.0
     low, high = min(lows), max(highs)
@@ -122,12 +126,8 @@ def measured_flux(flux_jy, alpha, ref_freq_hz, band: Band) -> np.ndarray:
 def band_of(ms: Path, field_ids: list[int], nterms: int, reffreq_hz: float) -> Band:
     """The channels of ``field_ids`` in ``ms`` and their weights (unflagged samples x WEIGHT,
     the natural weights; Briggs weighting reshapes these per uv cell, which this ignores)."""
+    chan_freq = [freqs for freqs, _ in spw_channels(ms)]
     tb = casa_tools().tools.table()
-    tb.open(str(Path(ms) / "SPECTRAL_WINDOW"))
-    try:
-        chan_freq = [np.atleast_1d(tb.getcell("CHAN_FREQ", r)).astype(float) for r in range(tb.nrows())]
-    finally:
-        tb.close()
     tb.open(str(Path(ms) / "DATA_DESCRIPTION"))
     try:
         ddid_spw = tb.getcol("SPECTRAL_WINDOW_ID")
