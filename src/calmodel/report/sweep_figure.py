@@ -70,12 +70,13 @@ def _decorate(ax, ratios: list[float], separations: list[float], cells: dict, sc
     ax.set_ylabel("secondary / primary flux")
     edge = _boundary_index(ratios, 1.0 / scope_ratio)
     ax.axhline(edge, color="black", lw=2.0, ls="--")
-    ax.text(len(separations) - 0.5, edge, f" core > {scope_ratio:g}x: in scope below", va="bottom",
-            ha="right", fontsize=7)
+    ax.text(len(separations) - 0.55, edge, f"in scope below (core > {scope_ratio:g}x)", va="top",
+            ha="right", fontsize=7, bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1})
     memo = _log_position(ratios, MEMO_FIGURE2_RATIO)
     if memo is not None:
         ax.axhline(memo, color="purple", lw=1.2, ls=":")
-        ax.text(-0.45, memo, "memo Fig. 2 (68x fainter)", va="bottom", fontsize=7, color="purple")
+        ax.text(-0.45, memo, "memo Fig. 2 (68x fainter)", va="bottom", fontsize=7, color="purple",
+                bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1})
     for (ratio, sep), members in cells.items():
         if any(m["decision"] == FLAGGED for m in members):
             ax.add_patch(_frame(separations.index(sep), ratios.index(ratio)))
