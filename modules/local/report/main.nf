@@ -30,13 +30,13 @@ process REPORT {
     script:
     def args = task.ext.args ?: ''
     def rows = manifestRows(records, record_dirs)
-    def sweep = sweep_points ? '--sweep sweep_points.csv' : ''
+    def options = sweep_points ? '--sweep sweep_points.csv' : ''  // a fixed name: stageAs above
     """
     cat > manifest.csv <<'MANIFEST'
     tile,field,mode,arm,stage,path
     ${rows.join('\n    ')}
     MANIFEST
-    calmodel report --manifest manifest.csv ${sweep} --out report ${args}
+    calmodel report --manifest manifest.csv ${options} --out report ${args}
     """
 
     stub:
