@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from calmodel import CalmodelError
+from calmodel.core.io import write_csv
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,7 @@ _TYPES = {f.name: f.type for f in fields(SweepPoint)}
 
 
 def write_points(path: Path, points: list[SweepPoint]) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(asdict(p) for p in points)
-    os.replace(tmp, path)
-    return path
+    return write_csv(path, [asdict(p) for p in points], list(COLUMNS))
 
 
 def _value(name: str, text: str, where: str):

@@ -12,11 +12,10 @@ threshold that would have separated the outcomes best is found over the points'
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
-from calmodel.core.io import atomic_file
+from calmodel.core.io import write_csv
 from calmodel.core.sweep_points import SweepPoint
 from calmodel.report.criterion import DETECTED_WITHIN, NOT_DETECTED, SIGNIFICANT
 from calmodel.report.values import get_in, number
@@ -131,19 +130,10 @@ def sweep_map(points: list[SweepPoint], tiles: dict, rule_threshold: float | Non
             "not_in_sweep": sorted(set(tiles) - {p.tile for p in points})}
 
 
-def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
-    with atomic_file(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
-
-
 def write_sweep_tables(sweep: dict, folder: Path) -> list[Path]:
     """points.csv (every grid point, every number) and confusion.csv (decision x outcome)."""
     points = sweep["points"]
     columns = list(dict.fromkeys(k for row in points for k in row))
     confusion_rows = [{"decision": d, **c} for d, c in sweep["confusion"]["counts"].items()]
-    return [_write_csv(folder / "points.csv", points, columns),
-            _write_csv(folder / "confusion.csv", confusion_rows, ["decision", *OUTCOMES])]
+    return [write_csv(folder / "points.csv", points, columns),
+            write_csv(folder / "confusion.csv", confusion_rows, ["decision", *OUTCOMES])]

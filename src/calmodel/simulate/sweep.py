@@ -11,10 +11,8 @@ the array configuration). docs/sweep.md describes the format and the sizes.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 import yaml
 
 from calmodel import CalmodelError
-from calmodel.core.io import write_json, write_text
+from calmodel.core.io import write_csv, write_json, write_text
 from calmodel.core.records import stage_record
 from calmodel.core.sweep_points import SweepPoint, write_points
 from calmodel.simulate.config import load_settings, load_yaml_mapping, merge_settings
@@ -206,13 +204,7 @@ def expand_sweep(sweep_file: Path, out: Path) -> SweepResult:
         rows.append({"tile": tile, "preset": BASE_PRESET, "seed": seed, "config": f"configs/{config.name}",
                      "modes": sweep.modes, "build_model": "always"})
         points.append(SweepPoint(tile, ratio, sep, round(separation_arcsec, 4), alpha, n, seed))
-    samplesheet = out / "samplesheet.csv"
-    tmp = samplesheet.with_name(f".{samplesheet.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, samplesheet)
+    samplesheet = write_csv(out / "samplesheet.csv", rows, list(rows[0]))
     points_csv = write_points(out / "points.csv", points)
     parameters = {"sweep": str(sweep_file), "out": str(out)}
     results = {"description": sweep.description, "size": sweep.size, "grid": grid,
