@@ -127,3 +127,22 @@ def test_sweep_through_the_workflow(tmp_path):
     assert sum(int(r["change"]) + int(r["no-change"]) + int(r["insufficient"]) for r in confusion_rows) == 4
     assert "Sweep: the 3% rule against the outcome" in (report / "tables.md").read_text()
     assert (tmp_path / "results" / "sweep" / "points.csv").is_file()
+
+
+def test_map_drawn_for_every_alpha_with_seeds_combined(tmp_path):
+    from calmodel.report.sweep_figure import sweep_figures
+
+    rows = []
+    for alpha in (-0.7, 0.0):
+        for ratio in (0.01, 0.1, 1.0):
+            for seed in (1, 2):
+                changed = ratio == 1.0
+                rows.append({"tile": f"r{ratio}_a{alpha}_s{seed}", "flux_ratio": ratio, "separation_beams": 2.0,
+                             "secondary_alpha": alpha, "n_secondaries": 1, "seed": seed,
+                             "decision": "model-needed" if ratio >= 0.1 else "point",
+                             "max_dev_in_band": ratio / 3, "outcome": "change" if changed else "no-change",
+                             "ql_flux_offset_rms": -3.0 * ratio, "ql_flux_offset_frac": None,
+                             "ql_rms_ratio": 1 - ratio / 2, "ql_nomodel_over_true": 1.0})
+    drawn = sweep_figures(rows, ["ql"], 10.0, tmp_path)
+    assert [p.name for p, _ in drawn] == ["sweep_map_alpha-0.7_n1.png", "sweep_map_alpha0_n1.png"]
+    assert all(p.stat().st_size > 10_000 for p, _ in drawn)
