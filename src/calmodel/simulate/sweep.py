@@ -21,14 +21,13 @@ import numpy as np
 import yaml
 
 from calmodel import CalmodelError
+from calmodel.core.constants import C_LIGHT, RAD_TO_ARCSEC
 from calmodel.core.io import write_csv, write_json, write_text
 from calmodel.core.records import stage_record
 from calmodel.core.sweep_points import SweepPoint, write_points
 from calmodel.simulate.config import load_settings, load_yaml_mapping, merge_settings
 from calmodel.simulate.stage import read_antenna_config
 
-C_M_PER_S = 299_792_458.0
-ARCSEC_PER_RADIAN = 180.0 * 3600.0 / math.pi
 
 # Observation sizes of one grid point (simulation settings over defaults.yaml).
 SIZES = {
@@ -152,7 +151,7 @@ def synthesized_beam_arcsec(settings: dict) -> float:
     xyz, _, _ = read_antenna_config(settings["observation"]["array_config"])
     longest = float(np.max(np.linalg.norm(xyz[:, None, :] - xyz[None, :, :], axis=-1)))
     centre_hz = float(np.mean(settings["observation"]["spw_centres_ghz"])) * 1e9
-    return C_M_PER_S / centre_hz / longest * ARCSEC_PER_RADIAN
+    return C_LIGHT / centre_hz / longest * RAD_TO_ARCSEC
 
 
 def tile_name(flux_ratio: float, separation: float, alpha: float, n: int, seed: int) -> str:
