@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py [--tile tiny|small|medium|PATH] [--out DIR]
                                        [--repeat N] [--threads N] [--arms both|model]
                                        [--fanout N] [--fanout-tile SIZE]
+                                       [--before-after REV:STAGE]
 
 For one tile (simulated at the named size, or the measurement set PATH) it runs
 characterize -> build-model -> calibrate (both arms) -> image (ql, se; both arms) ->
@@ -49,6 +50,8 @@ SIZES = {
               "  spw_centres_ghz: [2.1, 2.35, 2.6, 2.85, 3.15, 3.4, 3.65, 3.9]}\n",
 }
 # Tasks that read the visibilities (exportfits, fluxscale read images or caltables).
+# Stages --before-after can time, with their arguments besides --ms and --out.
+BEFORE_AFTER = {"build-model": [], "calibrate": ["--model", "none", "--no-statwt"]}
 READS_DATA = {"flagdata", "setjy", "ft", "gaincal", "bandpass", "applycal", "split", "tclean",
               "statwt", "clearcal", "mstransform", "uvsub", "polcal"}
 
@@ -195,6 +198,47 @@ def fanout(n: int, size: str, work: Path) -> dict:
             "speedup": speedup, "ideal": min(n, cores), "efficiency": speedup / min(n, cores)}
 
 
+def before_after(tile: str, rev: str, stage: str, repeat: int, work: Path, threads: int) -> dict:
+    """One stage of the working tree against the same stage at git revision ``rev`` (its
+    ``src/`` exported, first on PYTHONPATH), on the same input, alternating before/after
+    ``repeat`` times so that a drift in load hits both alike; medians and their ratios."""
+    if stage not in BEFORE_AFTER:
+        raise SystemExit(f"benchmark: --before-after supports {', '.join(BEFORE_AFTER)}, not {stage}")
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"src-{rev}"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    suite = Suite(work / "input", threads)
+    if tile in SIZES:
+        config = work / f"{tile}.yaml"
+        config.write_text(SIZES[tile])
+        suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
+        ms = suite.calmodel_dir / "simulate/tile.ms"
+    else:
+        ms = Path(tile).resolve()
+    envs = {"before": dict(suite.env, PYTHONPATH=str(source / "src")), "after": suite.env}
+    samples: dict[str, list[dict]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for label, env in envs.items():
+            where = work / f"{label}{i}"
+            shutil.rmtree(where, ignore_errors=True)
+            where.mkdir()
+            run = measure([str(BIN / "calmodel"), stage, "--ms", str(ms), *BEFORE_AFTER[stage], "--out", "out"],
+                          where, env)
+            samples[label].append({"wall_s": run["wall_s"], "cpu_s": run["cpu_s"],
+                                   **task_counts(where / "out" / "casa.log")})
+    result = {"stage": stage, "rev": rev, "tile": tile, "repeat": repeat}
+    for label, rows in samples.items():
+        result[label] = {key: statistics.median(r[key] for r in rows)
+                         for key in ("wall_s", "cpu_s", "task_calls", "data_passes", "major_cycles")}
+        result[label]["cpu_s_each"] = [r["cpu_s"] for r in rows]
+    result["ratio_wall"] = result["after"]["wall_s"] / result["before"]["wall_s"]
+    result["ratio_cpu"] = result["after"]["cpu_s"] / result["before"]["cpu_s"]
+    return result
+
+
 def median_rows(runs: list[list[dict]]) -> list[dict]:
     """Per stage row, the median of each number over the repetitions."""
     merged = []
@@ -240,7 +284,19 @@ def main() -> None:
                         help="arms to image, catalogue and replay (model: the reduced CI form)")
     parser.add_argument("--fanout", type=int, default=0, help="N tiles through Nextflow (0: skip)")
     parser.add_argument("--fanout-tile", default="tiny", choices=sorted(SIZES))
+    parser.add_argument("--before-after", metavar="REV:STAGE", default=None,
+                        help="time STAGE (build-model | calibrate) of this tree against git revision REV "
+                             "on the --tile, --repeat times each, alternating; writes DIR/before_after.json")
     args = parser.parse_args()
+    if args.before_after:
+        rev, _, stage = args.before_after.partition(":")
+        args.out.mkdir(parents=True, exist_ok=True)
+        result = before_after(args.tile, rev, stage, args.repeat, args.out / "work" / "before_after", args.threads)
+        result["command"] = shlex.join(sys.argv)
+        result["load"] = os.getloadavg()
+        (args.out / "before_after.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "command"}, indent=1))
+        return
     if args.tile not in SIZES and args.tile != "none" and not Path(args.tile).is_dir():
         parser.error(f"--tile: neither a size ({', '.join(SIZES)}) nor a measurement set: {args.tile}")
     args.out.mkdir(parents=True, exist_ok=True)

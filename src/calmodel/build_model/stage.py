@@ -6,6 +6,9 @@ assumption), loop over solution intervals from the scan length down to one integ
     image (mtmfs, nterms 2 or 1 by core.wideband, static mask, deeper each round) -> gaincal calmode='ap',
     solnorm=True, per spw and polarisation -> applycal -> image again at the same depth
 
+(from the second round on, the first image is the previous round's last one cleaned deeper:
+the data have not changed between them).
+
 A solint is accepted, in the spirit of auto_selfcal, only if the peak S/N and the
 near-field S/N do not drop, the RMS does not grow by more than `max_rms_growth` and the
 beam area changes by less than `max_beam_change`; the loop stops at the first rejection,
@@ -261,14 +264,25 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
 
 
 def _tclean(vis: Path, prefix: str, cell: float, imsize: int, nsigma: float, mask: str, reffreq_ghz: float,
-            nterms: int, niter: int = 100000) -> None:
+            nterms: int, niter: int = 100000, resume: bool = False) -> None:
+    """Image ``vis`` to ``nsigma``; ``resume``: go on cleaning the images already at
+    ``prefix`` (their PSF and residual belong to the same data), without recomputing them."""
     # mtmfs also for nterms 1, so that every product keeps its .tt0 name
     run_task(
-        "tclean", f"image {Path(prefix).name}", vis=str(vis), imagename=prefix, datacolumn="corrected",
-        imsize=imsize, cell=f"{cell}arcsec",
+        "tclean", f"image {Path(prefix).name}" + (" (continued)" if resume else ""), vis=str(vis),
+        imagename=prefix, datacolumn="corrected", imsize=imsize, cell=f"{cell}arcsec",
         specmode="mfs", deconvolver="mtmfs", nterms=nterms, reffreq=f"{reffreq_ghz}GHz", gridder="standard",
         weighting="briggs", robust=0.5, niter=niter, nsigma=nsigma, cycleniter=500, gain=0.1,
-        usemask="user", mask=mask, savemodel="modelcolumn", pblimit=-0.1)
+        # resumed: the copied .mask is this mask already, and tclean refuses to be given both
+        usemask="user", mask="" if resume else mask, savemodel="modelcolumn", pblimit=-0.1,
+        calcpsf=not resume, calcres=not resume)
+
+
+def _copy_images(prefix: str, new_prefix: str) -> None:
+    """Every CASA image product of ``prefix`` (``prefix.psf.tt0``, ...) under ``new_prefix``."""
+    source = Path(prefix)
+    for product in source.parent.glob(f"{source.name}.*"):
+        shutil.copytree(product, f"{new_prefix}{product.name[len(source.name):]}")
 
 
 def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, terms: TaylorTerms):
@@ -289,7 +303,14 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, ter
     rounds: list[RoundRecord] = []
     for i, (solint, nsigma) in enumerate(zip(intervals, depths)):
         pre_prefix, post_prefix = str(images / f"r{i}_pre"), str(images / f"r{i}_post")
-        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms)
+        # After round i-1's applycal the data are those its post image was made of: round i's
+        # starting image is that clean taken deeper, not a fresh clean (one PSF and the major
+        # cycles down to the previous depth saved per round; docs/performance.md).
+        resume = bool(rounds)
+        if resume:
+            _copy_images(str(images / f"r{i - 1}_post"), pre_prefix)
+        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms,
+                resume=resume)
         pre = image_stats(pre_prefix, mask, cell)
         table = str(work / f"selfcal_{i}.G")
         run_task("gaincal", f"self-calibration, solint {solint}", vis=str(vis),
