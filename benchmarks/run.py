@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run.py [--tile tiny|small|medium|PATH] [--out DIR]
                                        [--repeat N] [--threads N] [--arms both|model]
                                        [--fanout N] [--fanout-tile SIZE]
-                                       [--before-after REV:STAGE]
+                                       [--before-after REV:STAGE] [--through characterize]
 
 For one tile (simulated at the named size, or the measurement set PATH) it runs
 characterize -> build-model -> calibrate (both arms) -> image (ql, se; both arms) ->
@@ -133,7 +133,8 @@ class Suite:
                    ratio_wall=row["wall_s"] / wall, ratio_cpu=row["cpu_s"] / cpu)
 
 
-def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...]) -> list[dict]:
+def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...], through: str | None = None) -> list[dict]:
+    """The chain on one tile; ``through``: stop after that stage (memory at a large size)."""
     suite = Suite(work, threads)
     here = suite.calmodel_dir
     simulated = tile in SIZES
@@ -146,6 +147,8 @@ def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...]) -> list
     else:
         ms = Path(tile).resolve()
     suite.stage("characterize", ["--ms", str(ms)], "characterize", ms)
+    if through == "characterize":
+        return suite.rows
     target = json.loads((here / "characterize/characterize.json").read_text())["roles"]["targets"][0]
     row = suite.stage("build-model", ["--ms", str(ms)], "build_model", ms)
     suite.bare(row, "build_model", ms, "minimal-loop")
@@ -284,6 +287,9 @@ def main() -> None:
                         help="arms to image, catalogue and replay (model: the reduced CI form)")
     parser.add_argument("--fanout", type=int, default=0, help="N tiles through Nextflow (0: skip)")
     parser.add_argument("--fanout-tile", default="tiny", choices=sorted(SIZES))
+    parser.add_argument("--through", choices=["characterize"], default=None,
+                        help="stop each tile's chain after this stage (simulate and characterize's "
+                             "memory at a size where the rest would take hours)")
     parser.add_argument("--before-after", metavar="REV:STAGE", default=None,
                         help="time STAGE (build-model | calibrate) of this tree against git revision REV "
                              "on the --tile, --repeat times each, alternating; writes DIR/before_after.json")
@@ -302,7 +308,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     arms = ("nomodel", "model") if args.arms == "both" else ("model",)
-    runs = [run_tile(args.tile, args.out / "work" / f"rep{i}", args.threads, arms)
+    runs = [run_tile(args.tile, args.out / "work" / f"rep{i}", args.threads, arms, args.through)
             for i in range(args.repeat if args.tile != "none" else 0)]
     stages = median_rows(runs) if runs else []
     for row in stages:
