@@ -6,8 +6,9 @@ assumption), loop over solution intervals from the scan length down to one integ
     image (mtmfs, nterms 2 or 1 by core.wideband, static mask, deeper each round) -> gaincal calmode='ap',
     solnorm=True, per spw and polarisation -> applycal -> image again at the same depth
 
-(from the second round on, the first image is the previous round's last one cleaned deeper:
-the data have not changed between them).
+(each round's first image goes on cleaning the image made last from the same data: the dirty
+image in the first round, the previous round's second image later; the second image is a
+fresh clean with the first one's PSF, as self-calibration changes neither weights nor flags).
 
 A solint is accepted, in the spirit of auto_selfcal, only if the peak S/N and the
 near-field S/N do not drop, the RMS does not grow by more than `max_rms_growth` and the
