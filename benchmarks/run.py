@@ -133,19 +133,24 @@ class Suite:
                    ratio_wall=row["wall_s"] / wall, ratio_cpu=row["cpu_s"] / cpu)
 
 
+def tile_ms(suite: Suite, tile: str, work: Path) -> Path:
+    """The tile's MS: simulated at the named size (a timed `simulate` row), or the given path."""
+    if tile not in SIZES:
+        return Path(tile).resolve()
+    config = work / f"{tile}.yaml"
+    config.write_text(SIZES[tile])
+    suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
+    ms = suite.calmodel_dir / "simulate/tile.ms"
+    suite.rows[-1]["visibilities"] = visibilities(ms)
+    return ms
+
+
 def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...], through: str | None = None) -> list[dict]:
     """The chain on one tile; ``through``: stop after that stage (memory at a large size)."""
     suite = Suite(work, threads)
     here = suite.calmodel_dir
     simulated = tile in SIZES
-    if simulated:
-        config = work / f"{tile}.yaml"
-        config.write_text(SIZES[tile])
-        suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
-        ms = here / "simulate/tile.ms"
-        suite.rows[-1]["visibilities"] = visibilities(ms)
-    else:
-        ms = Path(tile).resolve()
+    ms = tile_ms(suite, tile, work)
     suite.stage("characterize", ["--ms", str(ms)], "characterize", ms)
     if through == "characterize":
         return suite.rows
@@ -214,13 +219,7 @@ def before_after(tile: str, rev: str, stage: str, repeat: int, work: Path, threa
     archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
     suite = Suite(work / "input", threads)
-    if tile in SIZES:
-        config = work / f"{tile}.yaml"
-        config.write_text(SIZES[tile])
-        suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
-        ms = suite.calmodel_dir / "simulate/tile.ms"
-    else:
-        ms = Path(tile).resolve()
+    ms = tile_ms(suite, tile, work)
     envs = {"before": dict(suite.env, PYTHONPATH=str(source / "src")), "after": suite.env}
     samples: dict[str, list[dict]] = {"before": [], "after": []}
     for i in range(repeat):
