@@ -49,9 +49,9 @@ SIZES = {
               "observation: {integration_s: 1.0, channels_per_spw: 16, cycles: 3,\n"
               "  spw_centres_ghz: [2.1, 2.35, 2.6, 2.85, 3.15, 3.4, 3.65, 3.9]}\n",
 }
-# Tasks that read the visibilities (exportfits, fluxscale read images or caltables).
 # Stages --before-after can time, with their arguments besides --ms and --out.
 BEFORE_AFTER = {"build-model": [], "calibrate": ["--model", "none", "--no-statwt"]}
+# Tasks that read the visibilities (exportfits, fluxscale read images or caltables).
 READS_DATA = {"flagdata", "setjy", "ft", "gaincal", "bandpass", "applycal", "split", "tclean",
               "statwt", "clearcal", "mstransform", "uvsub", "polcal"}
 
@@ -293,6 +293,8 @@ def main() -> None:
                         help="time STAGE (build-model | calibrate) of this tree against git revision REV "
                              "on the --tile, --repeat times each, alternating; writes DIR/before_after.json")
     args = parser.parse_args()
+    if args.tile not in SIZES and args.tile != "none" and not Path(args.tile).is_dir():
+        parser.error(f"--tile: neither a size ({', '.join(SIZES)}) nor a measurement set: {args.tile}")
     if args.before_after:
         rev, _, stage = args.before_after.partition(":")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -302,8 +304,6 @@ def main() -> None:
         (args.out / "before_after.json").write_text(json.dumps(result, indent=1) + "\n")
         print(json.dumps({k: v for k, v in result.items() if k != "command"}, indent=1))
         return
-    if args.tile not in SIZES and args.tile != "none" and not Path(args.tile).is_dir():
-        parser.error(f"--tile: neither a size ({', '.join(SIZES)}) nor a measurement set: {args.tile}")
     args.out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     arms = ("nomodel", "model") if args.arms == "both" else ("model",)
