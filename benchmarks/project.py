@@ -1,9 +1,11 @@
 """Project a benchmark.json to one VLASS execution block, per stage and arm, in core-hours.
 
-    .venv/bin/python benchmarks/project.py DIR/benchmark.json
+    .venv/bin/python benchmarks/project.py DIR/benchmark.json [--smaller SMALLER/benchmark.json]
 
 Assumptions (docs/performance.md): every visibility-bound stage's CPU time grows linearly
-with the tile's visibilities, the block has the same share of time per field role as the
+with the tile's visibilities (alone: proportional to them, an upper bound that counts the
+fixed per-process cost once per tile's worth of visibilities; with --smaller, a measurement
+of a smaller tile, fixed + linear through the two sizes, and only the linear part scales), the block has the same share of time per field role as the
 measured tile, and CPU-seconds are core-seconds (the suite runs OMP_NUM_THREADS=1 unless
 --threads says otherwise). Catalog and compare do not read visibilities: they are listed
 per image as measured.
@@ -26,27 +28,49 @@ def vlass_visibilities(block: dict = VLASS) -> float:
     return baselines * dumps * block["spw"] * block["channels"] * block["correlations"]
 
 
-def projection(result: dict) -> str:
-    tile_vis = next(r["visibilities"] for r in result["stages"] if r["stage"] == "simulate") \
-        if any(r["stage"] == "simulate" for r in result["stages"]) else result["stages"][0]["visibilities"]
-    scale = vlass_visibilities() / tile_vis
-    lines = [f"VLASS block: {vlass_visibilities():.3g} visibilities = {scale:.3g} x the measured tile "
-             f"({tile_vis:.3g}).", "",
-             "| stage | arm | mode | measured CPU s | tile vis / CPU s | projected core-hours |",
-             "|---|---|---|---|---|---|"]
+def tile_visibilities(result: dict) -> int:
+    rows = result["stages"]
+    return next((r["visibilities"] for r in rows if r["stage"] == "simulate"), rows[0]["visibilities"])
+
+
+def key(row: dict) -> tuple:
+    return row["stage"], row.get("arm") or "", row.get("mode") or ""
+
+
+def projection(result: dict, smaller: dict | None = None) -> str:
+    tile_vis = tile_visibilities(result)
+    block = vlass_visibilities()
+    scale = block / tile_vis
+    small_rows = {key(r): r for r in smaller["stages"]} if smaller else {}
+    small_vis = tile_visibilities(smaller) if smaller else None
+    lines = [f"VLASS block: {block:.3g} visibilities = {scale:.3g} x the measured tile ({tile_vis:.3g})."
+             + (f" Fixed + linear through a second tile of {small_vis:.3g}." if smaller else ""), "",
+             "| stage | arm | mode | measured CPU s | smaller tile CPU s | CPU s per M visibilities | fixed CPU s "
+             "| projected core-hours |", "|---|---|---|---|---|---|---|---|"]
     total, arms = 0.0, {"shared": 0.0, "nomodel": 0.0, "model": 0.0}
     for row in result["stages"]:
         if row["stage"] == "simulate":
             continue
         bound = row["stage"] not in ("catalog", "compare")
-        hours = row["cpu_s"] * scale / 3600 if bound else row["cpu_s"] / 3600
+        other = small_rows.get(key(row))
+        slope, fixed, note = row["cpu_s"] / tile_vis, 0.0, ""
+        if bound and other and tile_vis > small_vis:
+            fitted = (row["cpu_s"] - other["cpu_s"]) / (tile_vis - small_vis)
+            if fitted > 0:
+                slope, fixed = fitted, row["cpu_s"] - fitted * tile_vis
+            else:  # within the noise: keep the proportional upper bound, and say so
+                note = " (no growth measured: proportional)"
+        hours = (fixed + slope * block) / 3600 if bound else row["cpu_s"] / 3600
         total += hours
         # build-model exists for the model arm only; characterize serves both
         arms[row.get("arm") or ("model" if row["stage"] == "build-model" else "shared")] += hours
-        rate = f"{tile_vis / row['cpu_s']:.3g}" if bound else "-"
-        lines.append(f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | "
-                     f"{row['cpu_s']:.1f} | {rate} | {hours:.3g}{'' if bound else ' (per image, as measured)'} |")
-    lines.append(f"| **all** | | | | | **{total:.3g}** |")
+        lines.append(f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | {row['cpu_s']:.1f} | "
+                     f"{other['cpu_s'] if other else float('nan'):.1f} | "
+                     f"{slope * 1e6:.3g} | {fixed:.1f} | "
+                     f"{hours:.3g}{note if bound else ' (per image, as measured)'} |" if bound else
+                     f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | {row['cpu_s']:.1f} | "
+                     f"| - | - | {hours:.2g} (per image, as measured) |")
+    lines.append(f"| **all** | | | | | | | **{total:.3g}** |")
     lines += ["", "Per arm (core-hours): " + ", ".join(f"{arm} {hours:.3g}" for arm, hours in arms.items())]
     return "\n".join(lines) + "\n"
 
@@ -54,7 +78,10 @@ def projection(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", type=Path)
-    print(projection(json.loads(parser.parse_args().benchmark.read_text())))
+    parser.add_argument("--smaller", type=Path, help="benchmark.json of a smaller tile: fixed + linear fit")
+    args = parser.parse_args()
+    smaller = json.loads(args.smaller.read_text()) if args.smaller else None
+    print(projection(json.loads(args.benchmark.read_text()), smaller))
 
 
 if __name__ == "__main__":
