@@ -37,6 +37,28 @@ def key(row: dict) -> tuple:
     return row["stage"], row.get("arm") or "", row.get("mode") or ""
 
 
+def per_visibility(large: float, small: float, vis_large: int, vis_small: int) -> float:
+    return (large - small) / (vis_large - vis_small)
+
+
+def linear_ratios(result: dict, smaller: dict) -> str:
+    """calmodel / bare of the CPU per visibility (the fixed part removed), per replayed stage:
+    what the overhead ratio tends to on a large tile."""
+    big, small = tile_visibilities(result), tile_visibilities(smaller)
+    small_rows = {key(r): r for r in smaller["stages"]}
+    lines = ["| stage | arm | mode | calmodel CPU s per M vis | bare CPU s per M vis | ratio of the linear parts |",
+             "|---|---|---|---|---|---|"]
+    for row in result["stages"]:
+        other = small_rows.get(key(row))
+        if "bare_cpu_s" not in row or not other or "bare_cpu_s" not in other:
+            continue
+        ours = per_visibility(row["cpu_s"], other["cpu_s"], big, small) * 1e6
+        bare = per_visibility(row["bare_cpu_s"], other["bare_cpu_s"], big, small) * 1e6
+        lines.append(f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | {ours:.3g} | "
+                     f"{bare:.3g} | {ours / bare if bare > 0 else float('nan'):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def projection(result: dict, smaller: dict | None = None) -> str:
     tile_vis = tile_visibilities(result)
     block = vlass_visibilities()
@@ -55,7 +77,7 @@ def projection(result: dict, smaller: dict | None = None) -> str:
         other = small_rows.get(key(row))
         slope, fixed, note = row["cpu_s"] / tile_vis, 0.0, ""
         if bound and other and tile_vis > small_vis:
-            fitted = (row["cpu_s"] - other["cpu_s"]) / (tile_vis - small_vis)
+            fitted = per_visibility(row["cpu_s"], other["cpu_s"], tile_vis, small_vis)
             if fitted > 0:
                 slope, fixed = fitted, row["cpu_s"] - fitted * tile_vis
             else:  # within the noise: keep the proportional upper bound, and say so
@@ -81,7 +103,10 @@ def main() -> None:
     parser.add_argument("--smaller", type=Path, help="benchmark.json of a smaller tile: fixed + linear fit")
     args = parser.parse_args()
     smaller = json.loads(args.smaller.read_text()) if args.smaller else None
-    print(projection(json.loads(args.benchmark.read_text()), smaller))
+    result = json.loads(args.benchmark.read_text())
+    print(projection(result, smaller))
+    if smaller:
+        print(linear_ratios(result, smaller))
 
 
 if __name__ == "__main__":
