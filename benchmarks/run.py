@@ -1,6 +1,6 @@
 """calmodel's performance suite: every stage through the real CLI, against bare CASA.
 
-    .venv/bin/python benchmarks/run.py [--tile tiny|small|medium|PATH] [--out DIR]
+    .venv/bin/python benchmarks/run.py [--tile tiny|small|medium(default)|PATH] [--out DIR]
                                        [--repeat N] [--threads N] [--arms both|model]
                                        [--fanout N] [--fanout-tile SIZE]
                                        [--before-after REV:STAGE] [--through characterize]
@@ -277,7 +277,7 @@ def markdown(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tile", default="small",
+    parser.add_argument("--tile", default="medium",
                         help="tiny | small | medium | path to a measurement set | none (fan-out only)")
     parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
     parser.add_argument("--repeat", type=int, default=1)
