@@ -75,8 +75,9 @@ def projection(result: dict, smaller: dict | None = None) -> str:
             continue
         bound = row["stage"] not in ("catalog", "compare")
         other = small_rows.get(key(row))
-        slope, fixed, note = row["cpu_s"] / tile_vis, 0.0, ""
-        if bound and other and tile_vis > small_vis:
+        slope, fixed = row["cpu_s"] / tile_vis, 0.0
+        note = " (proportional: no smaller tile)" if smaller and not other else ""
+        if bound and other:
             fitted = per_visibility(row["cpu_s"], other["cpu_s"], tile_vis, small_vis)
             if fitted > 0:
                 slope, fixed = fitted, row["cpu_s"] - fitted * tile_vis
@@ -86,12 +87,12 @@ def projection(result: dict, smaller: dict | None = None) -> str:
         total += hours
         # build-model exists for the model arm only; characterize serves both
         arms[row.get("arm") or ("model" if row["stage"] == "build-model" else "shared")] += hours
-        lines.append(f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | {row['cpu_s']:.1f} | "
-                     f"{other['cpu_s'] if other else float('nan'):.1f} | "
-                     f"{slope * 1e6:.3g} | {fixed:.1f} | "
-                     f"{hours:.3g}{note if bound else ' (per image, as measured)'} |" if bound else
-                     f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | {row['cpu_s']:.1f} | "
-                     f"| - | - | {hours:.2g} (per image, as measured) |")
+        label = f"| {row['stage']} | {row.get('arm') or ''} | {row.get('mode') or ''} | {row['cpu_s']:.1f} | "
+        if bound:
+            lines.append(label + f"{other['cpu_s'] if other else float('nan'):.1f} | {slope * 1e6:.3g} | "
+                                 f"{fixed:.1f} | {hours:.3g}{note} |")
+        else:
+            lines.append(label + f"| - | - | {hours:.2g} (per image, as measured) |")
     lines.append(f"| **all** | | | | | | | **{total:.3g}** |")
     lines += ["", "Per arm (core-hours): " + ", ".join(f"{arm} {hours:.3g}" for arm, hours in arms.items())]
     return "\n".join(lines) + "\n"
@@ -104,6 +105,8 @@ def main() -> None:
     args = parser.parse_args()
     smaller = json.loads(args.smaller.read_text()) if args.smaller else None
     result = json.loads(args.benchmark.read_text())
+    if smaller and tile_visibilities(smaller) >= tile_visibilities(result):
+        raise SystemExit("project: --smaller must be a tile with fewer visibilities than BENCHMARK")
     print(projection(result, smaller))
     if smaller:
         print(linear_ratios(result, smaller))

@@ -40,11 +40,10 @@ def test_before_after_refuses_a_stage_it_cannot_time(tmp_path):
     assert "--before-after supports build-model, calibrate, not image" in proc.stdout + proc.stderr
 
 
-def test_projection_separates_fixed_and_linear_cost():
+def test_projection_separates_fixed_and_linear_cost(monkeypatch):
     """Two tiles whose CPU is exactly 5 s + 2 s per million visibilities: the fit recovers
     both, and the VLASS block (2.30e10 visibilities) costs (5 + 2 x 23 000) s."""
-    import sys
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     from project import projection, vlass_visibilities
 
     def tile(vis: int) -> dict:

@@ -189,9 +189,11 @@ def test_sample_cap_subsamples_without_changing_the_statistic(n5921_ms, tmp_path
     assert sub["n_vis_read"] == whole["n_vis_read"] == whole["n_vis"] > 500_000
     assert sub["n_vis"] == pytest.approx(100_000, rel=0.02)  # binomial: 0.3% at 1 sigma
     assert sub["decision"] == whole["decision"] == "point"
-    for a, b, sigma in zip(whole["curve"]["median_dev"], sub["curve"]["median_dev"],
-                           sub["curve"]["sigma"]):
-        if a is not None and b is not None:
+    assert sub["kept_fraction"] == pytest.approx(100_000 / whole["n_vis_read"], rel=1e-3)
+    curves = (whole["curve"]["median_dev"], sub["curve"]["median_dev"], sub["curve"]["sigma"],
+              sub["curve"]["populated"])
+    for a, b, sigma, populated in zip(*curves):
+        if populated:
             assert abs(a - b) <= 4.0 * sigma
 
 
