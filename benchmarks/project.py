@@ -37,6 +37,10 @@ def key(row: dict) -> tuple:
     return row["stage"], row.get("arm") or "", row.get("mode") or ""
 
 
+def rows_by_key(result: dict | None) -> dict:
+    return {key(r): r for r in result["stages"]} if result else {}
+
+
 def per_visibility(large: float, small: float, vis_large: int, vis_small: int) -> float:
     return (large - small) / (vis_large - vis_small)
 
@@ -45,7 +49,7 @@ def linear_ratios(result: dict, smaller: dict) -> str:
     """calmodel / bare of the CPU per visibility (the fixed part removed), per replayed stage:
     what the overhead ratio tends to on a large tile."""
     big, small = tile_visibilities(result), tile_visibilities(smaller)
-    small_rows = {key(r): r for r in smaller["stages"]}
+    small_rows = rows_by_key(smaller)
     lines = ["| stage | arm | mode | calmodel CPU s per M vis | bare CPU s per M vis | ratio of the linear parts |",
              "|---|---|---|---|---|---|"]
     for row in result["stages"]:
@@ -63,7 +67,7 @@ def projection(result: dict, smaller: dict | None = None) -> str:
     tile_vis = tile_visibilities(result)
     block = vlass_visibilities()
     scale = block / tile_vis
-    small_rows = {key(r): r for r in smaller["stages"]} if smaller else {}
+    small_rows = rows_by_key(smaller)
     small_vis = tile_visibilities(smaller) if smaller else None
     lines = [f"VLASS block: {block:.3g} visibilities = {scale:.3g} x the measured tile ({tile_vis:.3g})."
              + (f" Fixed + linear through a second tile of {small_vis:.3g}." if smaller else ""), "",
