@@ -136,11 +136,16 @@ def read_amplitudes(ms: Path, fieldname: str, column: str = "CORRECTED_DATA",
             sub = tb.query(f"FIELD_ID=={fid} && DATA_DESC_ID=={ddid} && ANTENNA1!=ANTENNA2 "
                            f"&& !FLAG_ROW", columns=f"UVW,FLAG,{column}")
             selections.append((spw, ctypes, hands, sub))
-        # The kept fraction is fixed before the data are read: unflagged samples counted from
-        # FLAG alone (1 byte a sample against 8 for the data).
-        total = sum(int((~sub.getcol("FLAG", startrow=start, nrow=CHUNK_ROWS)[hands]).sum())
-                    for _, _, hands, sub in selections for start in range(0, sub.nrows(), CHUNK_ROWS))
-        keep = 1.0 if not max_samples or total <= max_samples else max_samples / total
+        # The kept fraction is fixed before the data are read. Unflagged samples are counted
+        # from FLAG alone (1 byte a sample against 8 for the data), and only when the samples
+        # before flags could exceed the cap: a small calibrator reads FLAG once, as before.
+        upper = sum(sub.nrows() * spws[spw].chan_freqs_hz.size * len(hands)
+                    for spw, _, hands, sub in selections)
+        keep = 1.0
+        if max_samples and upper > max_samples:
+            total = sum(int((~sub.getcol("FLAG", startrow=start, nrow=CHUNK_ROWS)[hands]).sum())
+                        for _, _, hands, sub in selections for start in range(0, sub.nrows(), CHUNK_ROWS))
+            keep = 1.0 if total <= max_samples else max_samples / total
         read = 0
         for spw, ctypes, hands, sub in selections:
             freq_kl = spws[spw].chan_freqs_hz / C_LIGHT / 1e3  # klambda per metre
