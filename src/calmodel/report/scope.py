@@ -19,11 +19,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from calmodel.core.constants import RAD_TO_ARCSEC
 from calmodel.core.io import read_json_object
 from calmodel.report.values import get_in, number
-
-ARCSEC_PER_RADIAN = 180.0 * 3600.0 / math.pi
-
 
 def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
     ra, dec = np.radians(ra_deg), np.radians(dec_deg)
@@ -49,7 +47,7 @@ def _islands(components: list[tuple], link_arcsec: float) -> list[tuple]:
     """Touching pixels summed into one component at their flux-weighted position."""
     ra, dec, flux = (np.array(c) for c in zip(*components))
     vectors = unit_vectors(ra, dec)
-    pairs = cKDTree(vectors).query_pairs(link_arcsec / ARCSEC_PER_RADIAN, output_type="ndarray")
+    pairs = cKDTree(vectors).query_pairs(link_arcsec / RAD_TO_ARCSEC, output_type="ndarray")
     n = len(components)
 
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
@@ -65,7 +63,7 @@ def _islands(components: list[tuple], link_arcsec: float) -> list[tuple]:
 
 def _separation_arcsec(a: tuple, b: tuple) -> float:
     va, vb = unit_vectors(np.array([a[0], b[0]]), np.array([a[1], b[1]]))
-    return float(math.acos(min(1.0, float(np.dot(va, vb)))) * ARCSEC_PER_RADIAN)
+    return float(math.acos(min(1.0, float(np.dot(va, vb)))) * RAD_TO_ARCSEC)
 
 
 def dominance(components: list[tuple], source: str, ratio_needed: float) -> dict:
