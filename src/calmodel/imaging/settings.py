@@ -12,6 +12,13 @@ PIXELS_PER_FRINGE = {"ql": 2.0, "se": 2.5}  # pixels across lambda_min / B_max
 # cyclefactor 2, as the VLASS QL heuristics (NRAO pipeline, ImageParamsHeuristicsVlassQl).
 NSIGMA = {"ql": 4.0, "se": 3.0}
 QL_CYCLES = {"cycleniter": 500, "cyclefactor": 2.0, "scales": [0]}
+# Mosaics (several phase centres in one image; docs/imaging.md "Mosaics"): gridder per mode and
+# its options. QL as the VLASS QL recipe: the `mosaic` gridder. SE: VLASS-SE uses `awproject`
+# (wideband A-projection); here `mosaic` with conjbeams=True (the wideband primary-beam
+# correction of mtmfs mosaics), see docs/imaging.md for why.
+MOSAIC_GRIDDER = {"ql": {"gridder": "mosaic", "conjbeams": False},
+                  "se": {"gridder": "mosaic", "conjbeams": True}}
+MOSAIC_PBLIMIT = 0.2  # tclean's default: the mosaic image stops where the summed beam < 0.2
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@
   -> ``applycal``), then the final mtmfs nterms=2 image at ``reffreq`` (3 GHz), primary-
   beam corrected, with the spectral index image and its error.
 
-VLASS images on-the-fly mosaics with the ``mosaic`` (QL) / ``awproject``/``mosaic`` (SE)
-gridders; we image single pointed fields, so the ``standard`` gridder is the right one.
+A pointed field is imaged alone with the ``standard`` gridder. A **mosaic** (``mosaic_fields``:
+several phase centres, e.g. an on-the-fly stripe) is imaged jointly, as VLASS images its
+on-the-fly tiles: one image centred on the members, covering their phase centres plus the
+pointed field of view on each side (:mod:`calmodel.imaging.mosaic`), with the gridders of
+``MOSAIC_GRIDDER`` (QL ``mosaic``; SE ``mosaic`` with wideband primary-beam correction).
 Cell and image size come from the data (``derive_cell``, ``nice_imsize``); every choice and
 number is written to ``image.json``. See docs/imaging.md.
 
@@ -20,6 +23,7 @@ SE works on its own ``split`` copy inside the scratch folder.
 """
 
 import os
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field as dc_field
@@ -39,8 +43,10 @@ from calmodel.core.records import stage_record
 from calmodel.core.stats import robust_rms
 from calmodel.core.wideband import band_of, taylor_terms
 from calmodel.imaging.geometry import derive_cell, nice_imsize
+from calmodel.imaging.mosaic import mosaic_geometry, mosaic_members
 from calmodel.imaging.selfcal import selfcal
-from calmodel.imaging.settings import NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES, ImagingSettings
+from calmodel.imaging.settings import (MOSAIC_GRIDDER, MOSAIC_PBLIMIT, NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES,
+                                       ImagingSettings)
 
 MIN_IMSIZE = 64  # pixels: a default image is never smaller (coarse data, small --fov-arcmin)
 # SE's final clean goes to 3 sigma inside an automatic mask: unmasked, cleaning that deep on
@@ -89,8 +95,18 @@ def stokes_v_rms(vis: Path, field_sel: str, datacolumn: str, imagename: Path, co
 
 # --- the stage --------------------------------------------------------------------------------
 
-def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> ImagingResult:
+def peak_rss_mb() -> float:
+    """Peak resident memory (MB) of this process or any child it waited for (Linux: kB)."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+
+
+def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
+          mosaic_fields: str | None = None) -> ImagingResult:
+    """Image ``field`` (a pointed field), or with ``mosaic_fields`` (a --fields selection, ''
+    for every target field) the mosaic of those fields, named ``field``."""
     started = time.monotonic()
+    is_mosaic = mosaic_fields is not None
     mode = str(settings.mode).lower()
     if mode not in MODES:
         raise CalmodelError(f"--mode must be one of {', '.join(MODES)}, not '{settings.mode}'")
@@ -125,7 +141,11 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
 
     try:
         vis = open_input(ms_path, scratch)  # the MS itself, or an import of a UVFITS file
-        ids = field_ids(vis, field, ms_path)
+        if is_mosaic:
+            members = mosaic_members(vis, mosaic_fields)
+            ids = sorted(i for member in members for i in field_ids(vis, member, ms_path))
+        else:
+            members, ids = [field], field_ids(vis, field, ms_path)
         extent = uv_extent(vis, ids)
         if extent.n_unflagged_rows == 0:
             raise CalmodelError(f"no unflagged data for field '{field}' in {ms_path}")
@@ -133,12 +153,19 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         cell_from_data = derive_cell(extent, ppf)
         cell = float(settings.cell_arcsec or cell_from_data)
         imsize = int(settings.imsize or nice_imsize(max(settings.fov_arcmin * 60.0 / cell, MIN_IMSIZE)))
+        imsize_xy = [imsize, imsize]
+        gridding: dict = {"gridder": "standard"}
+        geometry = None
+        if is_mosaic:
+            geometry = mosaic_geometry(vis, members, cell, settings.fov_arcmin * 60.0 / 2.0, MIN_IMSIZE)
+            imsize_xy = ([settings.imsize, settings.imsize] if settings.imsize else list(geometry.imsize))
+            gridding = {**MOSAIC_GRIDDER[mode], "phasecenter": geometry.phasecenter, "pblimit": MOSAIC_PBLIMIT}
         nsigma = float(settings.nsigma if settings.nsigma is not None else NSIGMA[mode])
         datacolumn = data_column(vis)
         check_column_has_data(vis, datacolumn, ids, field, ms_path)
         field_sel = ",".join(str(i) for i in ids)
-        common = dict(imsize=[imsize, imsize], cell=f"{cell}arcsec", specmode="mfs", stokes="I",
-                      gridder="standard", weighting="briggs", robust=settings.robust,
+        common = dict(imsize=imsize_xy, cell=f"{cell}arcsec", specmode="mfs", stokes="I",
+                      **gridding, weighting="briggs", robust=settings.robust,
                       interactive=False, parallel=False)
         t = time.monotonic()
 
@@ -182,7 +209,8 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                       "reffreq_hz": settings.reffreq_ghz * 1e9,
                       "mask": mask if settings.automask else "none (whole image)"}
             imaged_vis, imaged_column, imaged_field = copy, final_column, ""
-            band_vis, band_ids = copy, field_ids(copy, field, ms_path)
+            band_vis = copy
+            band_ids = sorted(i for member in members for i in field_ids(copy, member, ms_path))
 
         for product in (pbcor, residual):
             if not product.exists():
@@ -232,9 +260,16 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         "products": products,
         "image_tt0_pb_corrected": True,
         "image_tt0_from": pbcor.name,
-        "pb_correction": ("tclean pbcor=True (VLA primary beam model of the standard gridder); "
-                          + ("each Taylor term divided by pb.tt0, so alpha is not corrected for the "
-                             "primary beam's spectral index" if mode == "se" else "")).rstrip("; "),
+        "pb_correction": (("tclean pbcor=True (VLA primary beam model of the standard gridder); "
+                           + ("each Taylor term divided by pb.tt0, so alpha is not corrected for the "
+                              "primary beam's spectral index" if mode == "se" else "")).rstrip("; ")
+                          if not is_mosaic else
+                          "tclean pbcor=True: divided by the mosaic's weighted sum of the members' VLA "
+                          "primary beams (pb.tt0), blanked below pblimit; "
+                          + ("conjbeams=True removes the beams' frequency dependence while gridding "
+                             "(wideband primary-beam correction), so alpha is the sky's"
+                             if gridding.get("conjbeams") else
+                             "conjbeams=False: tt0 only (QL makes no alpha product)")),
         "reference_frequency_hz": freq_hz,
         "beam": beam,
         "cell_arcsec": cell,
@@ -244,10 +279,14 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
             "lambda_min_m": extent.lambda_min_m, "finest_fringe_arcsec": extent.finest_fringe_arcsec,
             "pixels_per_fringe": ppf, "rounding": "down to two significant digits",
         },
-        "imsize": [imsize, imsize],
-        "fov_arcmin": imsize * cell / 60.0,
+        "imsize": imsize_xy,
+        "fov_arcmin": imsize_xy[0] * cell / 60.0,
+        "fov_arcmin_xy": [n * cell / 60.0 for n in imsize_xy],
         "pixels_per_beam": beam["minor_arcsec"] / cell,
-        "gridder": "standard",
+        "gridder": gridding["gridder"],
+        "gridding": gridding,
+        "mosaic": geometry.as_record() if geometry else None,
+        "fields_imaged": members,
         "weighting": {"weighting": "briggs", "robust": settings.robust},
         "input_datacolumn": datacolumn,
         "clean": {**deconv, "niter": settings.niter, "nsigma": nsigma, "datacolumn": imaged_column},
@@ -266,9 +305,15 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         "n_unflagged_rows": extent.n_unflagged_rows,
         "selfcal": selfcal_record,
         "timings_s": timings,
+        "resources": {"elapsed_s": round(time.monotonic() - started, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+                      "n_fields": len(members), "n_unflagged_rows": extent.n_unflagged_rows,
+                      "image_pixels": int(imsize_xy[0]) * int(imsize_xy[1]),
+                      "note": "wall time of the stage; peak resident memory of its process (CASA runs "
+                              "in it) since it started, imports included"},
     }
     parameters = {
-        "ms": str(ms_path), "field": field, "mode": mode, "cell_arcsec": settings.cell_arcsec,
+        "ms": str(ms_path), "field": field, "mosaic_fields": mosaic_fields, "mode": mode,
+        "cell_arcsec": settings.cell_arcsec,
         "imsize": settings.imsize, "fov_arcmin": settings.fov_arcmin,
         "pixels_per_fringe": settings.pixels_per_fringe, "robust": settings.robust,
         "nsigma": settings.nsigma, "niter": settings.niter, "reffreq_ghz": settings.reffreq_ghz,
@@ -280,4 +325,4 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
     return ImagingResult(name=name, image_tt0=tt0_fits, alpha=alpha_fits, alpha_error=alpha_err_fits,
                          record=record, rms_jy=rms, peak_jy=brightest["peak_jy"],
                          beam_arcsec=(beam["major_arcsec"], beam["minor_arcsec"], beam["pa_deg"]),
-                         cell_arcsec=cell, imsize=imsize, selfcal=selfcal_record)
+                         cell_arcsec=cell, imsize=int(imsize_xy[0]), selfcal=selfcal_record)

@@ -1,0 +1,89 @@
+"""Which fields make one mosaic image, and the image's geometry.
+
+A mosaic is named (``--mosaic NAME``) and its members are selected (``--fields``) by a
+comma-separated list of field names or shell-style patterns (``P*``, ``P0[1-5]``); the
+default is every target field of the MS (:func:`calmodel.core.roles.field_roles`). The image
+is centred on the members' mean direction, and spans their phase centres plus ``margin``
+(the pointed image's field of view) on every side; the cell follows from the data as for a
+pointed field. Shared by QL and SE; docs/imaging.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from calmodel import CalmodelError
+from calmodel.core.ms import field_positions_j2000
+from calmodel.core.roles import field_roles
+from calmodel.core.sky import ARCSEC, direction_cosines
+from calmodel.imaging.geometry import nice_imsize
+
+# What a --fields selection may hold: names and patterns, comma-separated (the samplesheet's
+# `mosaic_fields` column is checked against the same characters before any task runs).
+SELECTION = re.compile(r"^[A-Za-z0-9_.+\-*?\[\]]+(,[A-Za-z0-9_.+\-*?\[\]]+)*$")
+ALL_TARGETS = "targets"
+
+
+@dataclass(frozen=True)
+class MosaicGeometry:
+    members: list[str]
+    centre_deg: tuple[float, float]
+    offsets_arcsec: dict[str, tuple[float, float]]  # member -> (east, north) from the centre
+    imsize: tuple[int, int]
+    margin_arcsec: float
+
+    @property
+    def phasecenter(self) -> str:
+        return f"J2000 {self.centre_deg[0]:.10f}deg {self.centre_deg[1]:.10f}deg"
+
+    def as_record(self) -> dict:
+        east = [e for e, _ in self.offsets_arcsec.values()]
+        north = [n for _, n in self.offsets_arcsec.values()]
+        return {"members": self.members, "n_members": len(self.members), "centre_deg": list(self.centre_deg),
+                "phasecenter": self.phasecenter, "margin_arcsec": self.margin_arcsec,
+                "extent_of_phase_centres_arcmin": [(max(east) - min(east)) / 60.0,
+                                                   (max(north) - min(north)) / 60.0]}
+
+
+def mosaic_members(ms: Path, selection: str | None) -> list[str]:
+    """The member fields (MS field order) selected by ``selection``: None or 'targets' = the
+    MS's target fields; else comma-separated names or patterns, each matching at least one."""
+    names = list(dict.fromkeys(field_positions_j2000(ms)))
+    if selection in (None, "", ALL_TARGETS):
+        members = field_roles(ms).require("targets", "--fields")
+        return [n for n in names if n in members]
+    if not SELECTION.match(selection):
+        raise CalmodelError(f"--fields '{selection}': only names or patterns of [A-Za-z0-9_.+-*?[]], "
+                            "comma-separated")
+    chosen: set[str] = set()
+    for item in selection.split(","):
+        hits = fnmatch.filter(names, item)
+        if not hits:
+            raise CalmodelError(f"--fields: '{item}' matches no field of {ms} (fields: {', '.join(names)})")
+        chosen.update(hits)
+    return [n for n in names if n in chosen]
+
+
+def mosaic_geometry(ms: Path, members: list[str], cell_arcsec: float, margin_arcsec: float,
+                    min_imsize: int) -> MosaicGeometry:
+    """Centre (mean direction of the members) and size ([nx, ny] pixels, each a size CASA's
+    FFT likes) covering the members' phase centres plus ``margin_arcsec`` on each side."""
+    positions = field_positions_j2000(ms)
+    ra = np.radians([positions[m][0] for m in members])
+    dec = np.radians([positions[m][1] for m in members])
+    vec = np.array([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)]).mean(axis=1)
+    ra0 = float(np.degrees(np.arctan2(vec[1], vec[0])) % 360.0)
+    dec0 = float(np.degrees(np.arctan2(vec[2], np.hypot(vec[0], vec[1]))))
+    l, m, _ = direction_cosines(np.degrees(ra), np.degrees(dec), ra0, dec0)
+    east, north = l / ARCSEC, m / ARCSEC
+    width = 2.0 * (np.max(np.abs(east)) + margin_arcsec)
+    height = 2.0 * (np.max(np.abs(north)) + margin_arcsec)
+    imsize = (nice_imsize(max(width / cell_arcsec, min_imsize)), nice_imsize(max(height / cell_arcsec, min_imsize)))
+    return MosaicGeometry(members, (ra0, dec0),
+                          {name: (float(e), float(n)) for name, e, n in zip(members, east, north)},
+                          imsize, margin_arcsec)
