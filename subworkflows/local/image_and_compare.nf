@@ -14,10 +14,16 @@ workflow IMAGE_AND_COMPARE {
 
     main:
     def inputSchema = readJson("${projectDir}/assets/schema_input.json")
+    // One image per target field, or per mosaic (meta.mosaic: 'all' = every target field in
+    // one image named 'mosaic'; 'NAME:FIELDS;...' = named groups, checked by schema_input.json).
     def to_image = calibrated.flatMap { meta, ms, targets ->
-        targets.tokenize(';').collectMany { field ->
-            checkFieldName(inputSchema, meta.id, 'target field', field)
-            meta.modes.collect { mode -> [meta + [field: field, mode: mode], ms] }
+        def fields = targets.tokenize(';')
+        fields.each { field -> checkFieldName(inputSchema, meta.id, 'target field', field) }
+        def images = (meta.mosaic ?: 'none') == 'none' ? fields.collect { field -> [field, null] }
+            : meta.mosaic == 'all' ? [['mosaic', fields.join(',')]]
+            : meta.mosaic.tokenize(';').collect { group -> group.tokenize(':') }
+        images.collectMany { name, members ->
+            meta.modes.collect { mode -> [meta + [field: name, mosaic_fields: members, mode: mode], ms] }
         }
     }
     IMAGE(to_image)
