@@ -33,7 +33,7 @@ from calmodel import CalmodelError
 from calmodel.core.casa import casa_tools
 from calmodel.core.primary_beam import RadialBeam
 from calmodel.core.sky import ARCSEC, Component, direction_cosines, visibilities
-from calmodel.imaging.mosaic import mosaic_geometry, mosaic_members
+from calmodel.imaging.mosaic import beam_radius_arcsec, mosaic_geometry, mosaic_members
 from calmodel.simulate.config import load_settings, observation_settings
 from calmodel.simulate.stage import make_fields, make_schedule, simulate
 from conftest import VENV_BIN, run
@@ -125,6 +125,10 @@ def test_mosaic_members_and_geometry(tiny_tile):
     for bad in ("Q*", "P01;rm -rf /", "P01 P02"):
         with pytest.raises(CalmodelError):
             mosaic_members(ms, bad)
+    # The margin a mosaic needs: where the VLA power beam falls to 0.2. A Gaussian of FWHM
+    # 42'/nu_GHz puts it at 0.5 x 42'/2.5 x sqrt(ln 5 / ln 2) = 766" at 2.5 GHz; CASA's beam
+    # is not Gaussian: within 15%.
+    assert beam_radius_arcsec(ms, targets[0], 0.2, 2.5e9) == pytest.approx(766.0, rel=0.15)
     geometry = mosaic_geometry(ms, targets, 0.73, 90.0, 64)
     east = [e for e, _ in geometry.offsets_arcsec.values()]
     assert max(east) == pytest.approx(-min(east), abs=0.01)  # centred on the stripe

@@ -3,9 +3,13 @@
 A mosaic is named (``--mosaic NAME``) and its members are selected (``--fields``) by a
 comma-separated list of field names or shell-style patterns (``P*``, ``P0[1-5]``); the
 default is every target field of the MS (:func:`calmodel.core.roles.field_roles`). The image
-is centred on the members' mean direction, and spans their phase centres plus ``margin``
-(the pointed image's field of view) on every side; the cell follows from the data as for a
-pointed field. Shared by QL and SE; docs/imaging.md.
+is centred on the members' mean direction, and spans their phase centres plus a margin on
+every side: the radius at which the primary beam (CASA's own model for the telescope) falls
+to ``pblimit`` at the lowest frequency imaged, at least the pointed image's half field of
+view. The `mosaic` gridder needs that: it computes each field's beam on the image grid, and an
+image that does not hold the beam down to ``pblimit`` leaves it flat and the weight
+normalisation wrong (measured: fluxes ~30% of the truth with a 3'-tall image of a stripe,
+docs/imaging.md). The cell follows from the data as for a pointed field. Shared by QL and SE.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from calmodel import CalmodelError
-from calmodel.core.ms import field_positions_j2000
+from calmodel.core.ms import field_ids, field_positions_j2000
+from calmodel.core.primary_beam import casa_beam
 from calmodel.core.roles import field_roles
 from calmodel.core.sky import ARCSEC, direction_cosines
 from calmodel.imaging.geometry import nice_imsize
@@ -67,6 +72,18 @@ def mosaic_members(ms: Path, selection: str | None) -> list[str]:
             raise CalmodelError(f"--fields: '{item}' matches no field of {ms} (fields: {', '.join(names)})")
         chosen.update(hits)
     return [n for n in names if n in chosen]
+
+
+def beam_radius_arcsec(ms: Path, member: str, pblimit: float, lowest_freq_hz: float) -> float:
+    """Radius (arcsec) at which CASA's primary beam (power) of ``member`` falls to ``pblimit`` at
+    ``lowest_freq_hz``."""
+    beam = casa_beam(ms, field_ids(ms, member)[0], 0, 3600.0)
+    x = np.asarray(beam.radius_freq_arcsec_ghz, float)
+    gain = np.asarray(beam.gain, float)
+    below = np.flatnonzero(gain < pblimit)
+    if below.size == 0:
+        raise CalmodelError(f"the primary beam of {member} does not fall to pblimit {pblimit} within 1 deg")
+    return float(x[below[0]] / (lowest_freq_hz / 1e9))
 
 
 def mosaic_geometry(ms: Path, members: list[str], cell_arcsec: float, margin_arcsec: float,

@@ -14,10 +14,10 @@ NSIGMA = {"ql": 4.0, "se": 3.0}
 QL_CYCLES = {"cycleniter": 500, "cyclefactor": 2.0, "scales": [0]}
 # Mosaics (several phase centres in one image; docs/imaging.md "Mosaics"): gridder per mode and
 # its options. QL as the VLASS QL recipe: the `mosaic` gridder. SE: VLASS-SE uses `awproject`
-# (wideband A-projection); here `mosaic` with conjbeams=True (the wideband primary-beam
-# correction of mtmfs mosaics), see docs/imaging.md for why.
+# (wideband A-projection); here `mosaic` too (CASA 6.7's mosaic gridder does not implement
+# conjbeams for specmode mfs: tclean warns so), see docs/imaging.md for why.
 MOSAIC_GRIDDER = {"ql": {"gridder": "mosaic", "conjbeams": False},
-                  "se": {"gridder": "mosaic", "conjbeams": True}}
+                  "se": {"gridder": "mosaic", "conjbeams": False}}
 MOSAIC_PBLIMIT = 0.2  # tclean's default: the mosaic image stops where the summed beam < 0.2
 
 

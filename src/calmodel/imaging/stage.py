@@ -13,8 +13,8 @@
 A pointed field is imaged alone with the ``standard`` gridder. A **mosaic** (``mosaic_fields``:
 several phase centres, e.g. an on-the-fly stripe) is imaged jointly, as VLASS images its
 on-the-fly tiles: one image centred on the members, covering their phase centres plus the
-pointed field of view on each side (:mod:`calmodel.imaging.mosaic`), with the gridders of
-``MOSAIC_GRIDDER`` (QL ``mosaic``; SE ``mosaic`` with wideband primary-beam correction).
+primary beam down to pblimit on each side (:mod:`calmodel.imaging.mosaic`), with the gridders of
+``MOSAIC_GRIDDER`` (``mosaic`` for QL and SE; docs/imaging.md "Mosaics").
 Cell and image size come from the data (``derive_cell``, ``nice_imsize``); every choice and
 number is written to ``image.json``. See docs/imaging.md.
 
@@ -37,13 +37,13 @@ from calmodel.core.constants import MODES
 from calmodel.core.images import (export_fits, image_beam, image_frequency_hz, image_like, peak, read_plane,
                                    temporary_name)
 from calmodel.core.io import write_json
-from calmodel.core.ms import check_column_has_data, data_column, field_ids, open_input, uv_extent
+from calmodel.core.ms import check_column_has_data, data_column, field_ids, open_input, spw_info, uv_extent
 from calmodel.core.naming import image_name, image_products
 from calmodel.core.records import stage_record
 from calmodel.core.stats import robust_rms
 from calmodel.core.wideband import band_of, taylor_terms
 from calmodel.imaging.geometry import derive_cell, nice_imsize
-from calmodel.imaging.mosaic import mosaic_geometry, mosaic_members
+from calmodel.imaging.mosaic import beam_radius_arcsec, mosaic_geometry, mosaic_members
 from calmodel.imaging.selfcal import selfcal
 from calmodel.imaging.settings import (MOSAIC_GRIDDER, MOSAIC_PBLIMIT, NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES,
                                        ImagingSettings)
@@ -157,7 +157,10 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
         gridding: dict = {"gridder": "standard"}
         geometry = None
         if is_mosaic:
-            geometry = mosaic_geometry(vis, members, cell, settings.fov_arcmin * 60.0 / 2.0, MIN_IMSIZE)
+            lowest_hz = min(float(np.min(spw.chan_freqs_hz)) for spw in spw_info(vis))
+            beam_radius = beam_radius_arcsec(vis, members[0], MOSAIC_PBLIMIT, lowest_hz)
+            geometry = mosaic_geometry(vis, members, cell, max(settings.fov_arcmin * 60.0 / 2.0, beam_radius),
+                                       MIN_IMSIZE)
             imsize_xy = ([settings.imsize, settings.imsize] if settings.imsize else list(geometry.imsize))
             gridding = {**MOSAIC_GRIDDER[mode], "phasecenter": geometry.phasecenter, "pblimit": MOSAIC_PBLIMIT}
         nsigma = float(settings.nsigma if settings.nsigma is not None else NSIGMA[mode])
@@ -266,10 +269,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
                           if not is_mosaic else
                           "tclean pbcor=True: divided by the mosaic's weighted sum of the members' VLA "
                           "primary beams (pb.tt0), blanked below pblimit; "
-                          + ("conjbeams=True removes the beams' frequency dependence while gridding "
-                             "(wideband primary-beam correction), so alpha is the sky's"
-                             if gridding.get("conjbeams") else
-                             "conjbeams=False: tt0 only (QL makes no alpha product)")),
+                          + ("conjbeams=False (not implemented by the mosaic gridder for mfs): each Taylor "
+                             "term divided by pb.tt0, so alpha is not corrected for the primary beam's "
+                             "spectral index" if mode == "se" else "QL: tt0 only (no alpha product)")),
         "reference_frequency_hz": freq_hz,
         "beam": beam,
         "cell_arcsec": cell,
@@ -285,7 +287,8 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
         "pixels_per_beam": beam["minor_arcsec"] / cell,
         "gridder": gridding["gridder"],
         "gridding": gridding,
-        "mosaic": geometry.as_record() if geometry else None,
+        "mosaic": ({**geometry.as_record(), "margin_from": "the primary beam's radius at pblimit at the lowest "
+                    "frequency (CASA's beam model), at least fov_arcmin/2"} if geometry else None),
         "fields_imaged": members,
         "weighting": {"weighting": "briggs", "robust": settings.robust},
         "input_datacolumn": datacolumn,
