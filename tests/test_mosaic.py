@@ -49,11 +49,15 @@ sky: {sources_per_field: 2}
 corruption: {enabled: false}
 noise: {enabled: false}
 """
-# The acceptance tile: 12 phase centres 1.5' apart, VLASS's B configuration, the demo's noise,
-# no corruption (calibration is not what a mosaic changes; the closure ladder covers it).
+# The acceptance tile: 12 phase centres 1.5' apart, the demo's noise, no corruption
+# (calibration is not what a mosaic changes; the closure ladder covers it). C configuration
+# instead of VLASS's B: a mosaic image must hold the primary beam down to pblimit around the
+# stripe (~45' x 28' at 2.25 GHz), 1280 x 720 pixels of 2.4" here against ~3700 x 2300 of
+# 0.74" in B, which would not fit the test budget; sources 20" apart for the ~7" beam.
 ACCEPTANCE = """base: otf-stripe
-observation: {channels_per_spw: 1}
+observation: {channels_per_spw: 1, array_config: vla.c.cfg}
 fields: {targets: {count: 12}}
+sky: {min_separation_arcsec: 20.0}
 corruption: {enabled: false}
 """
 

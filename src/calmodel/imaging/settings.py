@@ -14,10 +14,11 @@ NSIGMA = {"ql": 4.0, "se": 3.0}
 QL_CYCLES = {"cycleniter": 500, "cyclefactor": 2.0, "scales": [0]}
 # Mosaics (several phase centres in one image; docs/imaging.md "Mosaics"): gridder per mode and
 # its options. QL as the VLASS QL recipe: the `mosaic` gridder. SE: VLASS-SE uses `awproject`
-# (wideband A-projection); here `mosaic` too (CASA 6.7's mosaic gridder does not implement
-# conjbeams for specmode mfs: tclean warns so), see docs/imaging.md for why.
-MOSAIC_GRIDDER = {"ql": {"gridder": "mosaic", "conjbeams": False},
-                  "se": {"gridder": "mosaic", "conjbeams": False}}
+# (wideband A-projection); here `mosaic` too. Both with specmode 'mvc' (each channel gridded
+# with its own beam, Taylor terms fitted to the cube): CASA 6.7's mosaic gridder has no
+# conjbeams for 'mfs', and with 'mfs' our mosaics' cleans diverged (docs/imaging.md "Mosaics").
+MOSAIC_GRIDDER = {"ql": {"gridder": "mosaic", "conjbeams": False, "specmode": "mvc"},
+                  "se": {"gridder": "mosaic", "conjbeams": False, "specmode": "mvc"}}
 MOSAIC_PBLIMIT = 0.2  # tclean's default: the mosaic image stops where the summed beam < 0.2
 
 

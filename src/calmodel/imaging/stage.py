@@ -88,7 +88,7 @@ def stokes_v_rms(vis: Path, field_sel: str, datacolumn: str, imagename: Path, co
         return None
     run_task("tclean", "Stokes V noise image", vis=str(vis), field=field_sel, datacolumn=datacolumn,
           imagename=str(imagename), niter=0, deconvolver="hogbom", pbcor=False, savemodel="none",
-          **{**common, "stokes": "V"})
+          **{**common, "stokes": "V", "specmode": "mfs"})
     return robust_rms(read_plane(Path(f"{imagename}.image")))
 
 
@@ -168,8 +168,8 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
         check_column_has_data(vis, datacolumn, ids, field, ms_path)
         field_sel = ",".join(str(i) for i in ids)
         common = dict(imsize=imsize_xy, cell=f"{cell}arcsec", specmode="mfs", stokes="I",
-                      **gridding, weighting="briggs", robust=settings.robust,
-                      interactive=False, parallel=False)
+                      weighting="briggs", robust=settings.robust, interactive=False, parallel=False)
+        common.update(gridding)
         t = time.monotonic()
 
         selfcal_record = None
@@ -269,9 +269,8 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
                           if not is_mosaic else
                           "tclean pbcor=True: divided by the mosaic's weighted sum of the members' VLA "
                           "primary beams (pb.tt0), blanked below pblimit; "
-                          + ("conjbeams=False (not implemented by the mosaic gridder for mfs): each Taylor "
-                             "term divided by pb.tt0, so alpha is not corrected for the primary beam's "
-                             "spectral index" if mode == "se" else "QL: tt0 only (no alpha product)")),
+                          + "specmode mvc: each channel gridded with its own beam before the Taylor fit "
+                            "(the mosaic gridder's wideband primary-beam handling; it has no conjbeams for mfs)"),
         "reference_frequency_hz": freq_hz,
         "beam": beam,
         "cell_arcsec": cell,
