@@ -12,11 +12,11 @@ process IMAGE {
 
     script:
     def args = task.ext.args ?: ''
-    def what = meta.mosaic_fields ? "--mosaic ${Shell.quote(meta.field)} --fields ${Shell.quote(meta.mosaic_fields)}"
+    def field_args = meta.mosaic_fields ? "--mosaic ${Shell.quote(meta.field)} --fields ${Shell.quote(meta.mosaic_fields)}"
                                   : "--field ${Shell.quote(meta.field)}"
     """
     export OMP_NUM_THREADS=${task.cpus}
-    calmodel image --ms ${Shell.quote(ms)} ${what} --mode ${Shell.quote(meta.mode)} --out ${Shell.quote("image_${meta.arm}_${meta.field}_${meta.mode}")} ${args}
+    calmodel image --ms ${Shell.quote(ms)} ${field_args} --mode ${Shell.quote(meta.mode)} --out ${Shell.quote("image_${meta.arm}_${meta.field}_${meta.mode}")} ${args}
     """
 
     stub:
