@@ -60,7 +60,7 @@ def test_one_process_per_module_with_tag_label_stub_meta_and_ext_args():
         assert re.search(r"^\s*label\s+'process_(single|medium)'", text, re.M), f"{name}: no resource label"
         assert "stub:" in text and "script:" in text, name
         assert "params." not in text, f"{name}: modules must not read params"
-        if name not in ("calmodel_env", "report"):
+        if name not in ("calmodel_env", "report", "sweep"):
             assert "tuple val(meta)" in text and re.search(r"^\s*tag\s", text, re.M), name
             assert "task.ext.args" in text, name
 
@@ -293,6 +293,19 @@ def test_stub_run_pairs_arms_writes_manifest_and_stays_in_outdir(tmp_path):
         assert (outdir / tile / "simulate" / "truth" / "calibrator.cl").is_dir()
     made = [p for p in (tmp_path / "work").glob("*/*/calibrated.ms") if not p.is_symlink()]  # not staged copies
     assert len(made) == 4
+
+
+def test_stub_run_of_a_sweep_reads_the_samplesheet_it_writes(tmp_path):
+    """-profile sweep: SWEEP's samplesheet is validated and its tiles run; the report gets
+    the points (the real map: tests/test_sweep.py)."""
+    outdir = tmp_path / "o"
+    proc = nextflow(["-profile", "sweep", "-stub-run", "--outdir", str(outdir)], cwd=tmp_path, check=True)
+    assert "SWEEP" in proc.stdout and "REPORT" in proc.stdout
+    assert (outdir / "sweep" / "points.csv").is_file() and (outdir / "report" / "report.html").is_file()
+    assert (outdir / "r1_sep1_alpha-0.7_n1_seed1" / "simulate" / "tile.json").is_file()
+    refused = nextflow(["-profile", "sweep", "-stub-run", "--input", "x.csv", "--outdir", str(outdir)],
+                       cwd=tmp_path, check=False)
+    assert refused.returncode != 0 and "not both" in refused.stdout + refused.stderr
 
 
 # ---------------------------------------------------------------- resources and retries

@@ -36,6 +36,7 @@ from calmodel.imaging.cli import command as image_command
 from calmodel.realdata import command as real_samplesheet_command
 from calmodel.report.cli import report_command
 from calmodel.simulate.cli import command as simulate_command
+from calmodel.simulate.sweep_cli import command as sweep_command
 
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
@@ -102,7 +103,7 @@ def main() -> None:
 
 for _command in (env_command, simulate_command, characterize_command, catalog_command, compare_command,
                  calibrate_command, build_model_command, report_command, image_command,
-                 real_samplesheet_command):
+                 real_samplesheet_command, sweep_command):
     main.add_command(_command)
 
 

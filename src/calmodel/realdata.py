@@ -15,14 +15,13 @@ characterize would not otherwise call for a model:
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import click
 
 from calmodel import CalmodelError
 from calmodel.core.casa import casadata_path
+from calmodel.core.io import write_csv
 
 # tile -> (file in casadata's demo folder, build_model)
 REAL_OBSERVATIONS = {
@@ -45,15 +44,7 @@ def write_samplesheet(out: Path, tiles: tuple[str, ...] = ()) -> Path:
         if not path.is_file():
             raise CalmodelError(f"{path} is missing from the installed casadata package")
         rows.append({"tile": tile, "ms": str(path.resolve()), "build_model": build_model})
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["tile", "ms", "build_model"])
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out)
-    return out
+    return write_csv(Path(out), rows, ["tile", "ms", "build_model"])
 
 
 @click.command("real-samplesheet")

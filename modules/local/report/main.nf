@@ -3,7 +3,7 @@
  * where they apply) in the same order as `record_dirs`; each folder is staged under its own
  * records/rNNNNN/ so that equal folder names of different tiles never collide. The script
  * writes manifest.csv (tile,field,mode,arm,stage,path; path relative to the manifest) from
- * the identities, never from folder names.
+ * the identities, never from folder names. A sweep's points.csv adds its map to the report.
  */
 def manifestRows(records, record_dirs) {
     def recordFile = [simulate: 'tile.json', characterize: 'characterize.json', calibrate: 'calibrate.json',
@@ -21,6 +21,7 @@ process REPORT {
     input:
     val records
     path record_dirs, stageAs: 'records/r?????/*'
+    path sweep_points, stageAs: 'sweep_points.csv'  // a sweep's points.csv, or [] for none
 
     output:
     path 'report',       emit: dir
@@ -29,12 +30,13 @@ process REPORT {
     script:
     def args = task.ext.args ?: ''
     def rows = manifestRows(records, record_dirs)
+    def options = sweep_points ? '--sweep sweep_points.csv' : ''  // a fixed name: stageAs above
     """
     cat > manifest.csv <<'MANIFEST'
     tile,field,mode,arm,stage,path
     ${rows.join('\n    ')}
     MANIFEST
-    calmodel report --manifest manifest.csv --out report ${args}
+    calmodel report --manifest manifest.csv ${options} --out report ${args}
     """
 
     stub:

@@ -9,6 +9,7 @@ them private (0600/0700), but products are shared (Nextflow, other users).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -115,6 +116,16 @@ def _finite_or_none(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return _finite_or_none(value.tolist())
     return value
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
+    """A CSV with a header of ``columns`` (keys of a row not among them are left out)."""
+    with atomic_file(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    return Path(path)
 
 
 def write_json(path: Path, payload: dict) -> Path:

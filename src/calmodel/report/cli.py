@@ -10,7 +10,7 @@ import click
 from calmodel.core.options import setting, settings_from
 from calmodel.core.outputs import stage_output
 from calmodel.report.criterion import Criterion
-from calmodel.report.stage import DEFAULT_TITLE, report
+from calmodel.report.stage import DEFAULT_TITLE, SWEEP_DIR, report
 
 
 @click.command("report")
@@ -19,6 +19,9 @@ from calmodel.report.stage import DEFAULT_TITLE, report
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV written by the workflow (tile,field,mode,arm,stage,path): the records "
                    "to read and who they belong to. Replaces INPUTS.")
+@click.option("--sweep", "sweep_points", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="points.csv of `calmodel sweep`: add the sweep's map (heat maps, every grid point, "
+                   "the 3% rule scored) to the report, in OUT/sweep/.")
 @setting(Criterion, "flux_threshold",
          help="Tolerance on a fractional flux offset (VLASS SE flux calibration accuracy).")
 @setting(Criterion, "alpha_threshold",
@@ -33,15 +36,17 @@ from calmodel.report.stage import DEFAULT_TITLE, report
 @click.option("--title", default=DEFAULT_TITLE, show_default=True,
               help="Title of the HTML page and tables.md.")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-def report_command(out: Path, manifest: Path | None, title: str, inputs: tuple[Path, ...],
-                   **criterion_params) -> None:
+def report_command(out: Path, manifest: Path | None, sweep_points: Path | None, title: str,
+                   inputs: tuple[Path, ...], **criterion_params) -> None:
     """Per-tile and overall tables (memo Tables 2/3), verdict and one HTML page from the stage
     records listed in --manifest, or found under INPUTS (files or folders)."""
     criterion = settings_from(Criterion, criterion_params)
     # INPUTS are folders searched for records (the report may sit beside them); only the
     # manifest is an input file the report must not be written into.
-    with stage_output(out, "report.json", inputs=(manifest,), products=("report.html", "tables.md")):
-        result = report(list(inputs), out, criterion, title=title, manifest=manifest)
+    with stage_output(out, "report.json", inputs=(manifest, sweep_points),
+                      products=("report.html", "tables.md", SWEEP_DIR)):
+        result = report(list(inputs), out, criterion, title=title, manifest=manifest,
+                        sweep_points=sweep_points)
     verdicts = "; ".join(f"{scope}: {verdict}" for scope, verdict in result.verdicts.items())
     click.echo(f"report: {verdicts} ({len(result.tiles)} tiles, {result.n_records} records) "
                f"-> {result.html}")

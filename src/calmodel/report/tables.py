@@ -224,6 +224,54 @@ def _stage_tables(tiles: dict) -> list[Table]:
     return out
 
 
+def _pm(row: dict, column: str, scale: float = 1.0, digits: str = ".2f") -> str:
+    value, error = row.get(column), row.get(f"{column}_err")
+    return fmt_plus_minus(value * scale if value is not None else None,
+                          error * scale if error is not None else None, digits)
+
+
+def _sweep_tables(sweep: dict | None) -> list[Table]:
+    """The sweep's map as tables: every grid point, and the 3% rule scored."""
+    if not sweep:
+        return []
+    rows = []
+    for r in sweep["points"]:
+        deviation = r["max_dev_in_band"]
+        rows.append([r["tile"], f"{r['flux_ratio']:g}", f"{r['separation_beams']:g} ({r['separation_arcsec']:.1f}\")",
+                     r["decision"] + (f" ({100 * deviation:.1f}%)" if deviation is not None else ""),
+                     _pm(r, "ql_flux_offset_rms"), _pm(r, "ql_rms_ratio", digits=".3f"),
+                     _pm(r, "se_flux_offset_rms"), _pm(r, "se_flux_offset_frac", 100.0, ".1f"),
+                     _pm(r, "se_rms_ratio", digits=".3f"), _pm(r, "se_alpha_offset", digits=".3f"),
+                     " / ".join(fmt_number(r.get(f"se_{arm}_over_true"), ".3f") for arm in ARMS),
+                     r["verdict"] or "–"])
+    out = [Table("Sweep: every grid point (memo Tables 2/3 numbers per calibrator structure)",
+                 ["Tile", "Secondary / primary", "Separation, beams (arcsec)", "3% rule (max in-band deviation)",
+                  "QL flux offset / RMS", "QL RMS ratio", "SE flux offset / RMS", "SE flux offset (%)",
+                  "SE RMS ratio", "SE alpha offset", "SE model / nomodel vs truth", "Verdict"], rows,
+                 "Offsets are model - nomodel over the matched components (total flux); RMS ratio: image RMS "
+                 "model / nomodel; vs truth: median measured / true total flux of each arm.")]
+    confusion = sweep["confusion"]
+    outcomes = ("change", "no-change", "insufficient")
+    out.append(Table("Sweep: the 3% rule against the outcome",
+                     ["characterize decision", *outcomes],
+                     [[d, *(str(c[o]) for o in outcomes)] for d, c in confusion["counts"].items()],
+                     f"Scored points: {confusion['n_scored']}; correct {confusion['correct']}; false alarms "
+                     f"(model-needed, no change): {', '.join(confusion['false_alarms']) or 'none'}; misses "
+                     f"(point or uvrange, change): {', '.join(confusion['misses']) or 'none'}."))
+    best = sweep.get("best_threshold")
+    if best:
+        high = "∞" if best["threshold_high"] == float("inf") else f"{100 * best['threshold_high']:.1f}%"
+        rule = sweep.get("rule_threshold")
+        out.append(Table("Sweep: the in-band threshold that separates the outcomes best",
+                         ["Rule's threshold", "Best threshold (flag above)", "Misclassified", "Scored"],
+                         [[f"{100 * rule:.1f}%" if rule is not None else "–",
+                           f"{100 * best['threshold_low']:.1f}% to {high}", str(best["errors"]),
+                           str(best["n_scored"])]],
+                         "Any threshold in the range misclassifies the same points on this grid; the "
+                         "deviation is characterize's largest binned amplitude deviation in the band."))
+    return out
+
+
 def tables(content: dict) -> list[Table]:
     """Every table of the report, in order; shared by tables.md and report.html."""
     tiles, overall = content["tiles"], content["overall"]
@@ -235,4 +283,6 @@ def tables(content: dict) -> list[Table]:
     for mode in MODES:
         if any(mode in e["modes"] for e in tiles.values()):
             out += _mode_tables(tiles, overall, mode)
-    return out + _truth_table(tiles) + _fluxscale_table(tiles) + _stage_tables(tiles)
+    # a sweep's map right after the verdict: it is what a sweep is run for
+    return (out[:1] + _sweep_tables(content.get("sweep")) + out[1:] + _truth_table(tiles)
+            + _fluxscale_table(tiles) + _stage_tables(tiles))

@@ -20,7 +20,7 @@ def preset_names() -> list[str]:
     return sorted(n for n in names if n != "defaults")
 
 
-def _load_yaml(text: str, origin: str) -> dict:
+def load_yaml_mapping(text: str, origin: str) -> dict:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
@@ -34,17 +34,17 @@ def _preset_dict(name: str) -> dict:
     if name != "defaults" and name not in preset_names():
         raise CalmodelError(f"unknown preset '{name}'; choose one of: {', '.join(preset_names())}")
     text = PRESETS.joinpath(f"{name}.yaml").read_text()
-    return _load_yaml(text, f"preset {name}")
+    return load_yaml_mapping(text, f"preset {name}")
 
 
-def _merge(base: dict, override: dict, where: str = "") -> dict:
+def merge_settings(base: dict, override: dict, where: str = "") -> dict:
     """Deep-merge ``override`` into a copy of ``base``; unknown keys are errors (typos)."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if key not in base:
             raise CalmodelError(f"unknown setting '{where}{key}' (known: {', '.join(sorted(base))})")
         if isinstance(base[key], dict) and isinstance(value, dict):
-            merged[key] = _merge(base[key], value, f"{where}{key}.")
+            merged[key] = merge_settings(base[key], value, f"{where}{key}.")
         else:
             merged[key] = value
     return merged
@@ -58,13 +58,13 @@ def load_settings(preset: str | None = None, config: Path | None = None) -> dict
         config = Path(config)
         if not config.is_file():
             raise CalmodelError(f"simulation config '{config}' does not exist")
-        user = _load_yaml(config.read_text(), str(config))
+        user = load_yaml_mapping(config.read_text(), str(config))
         preset = user.pop("base", preset)
     if preset is not None:
-        settings = _merge(settings, _preset_dict(preset))
+        settings = merge_settings(settings, _preset_dict(preset))
         settings["preset"] = preset
     if user:
-        settings = _merge(settings, user)
+        settings = merge_settings(settings, user)
         settings["preset"] = f"{preset}+{config.name}" if preset else config.name
     return settings
 

@@ -244,7 +244,7 @@ def _transit_start(casa, obs: ObservationSettings, gain: Field, block_s: float):
     return me.epoch("UTC", qa.quantity(start_mjd, "d"))
 
 
-def _read_antenna_config(name: str):
+def read_antenna_config(name: str):
     path = casadata_path() / "alma" / "simmos" / name
     if not path.is_file():
         raise CalmodelError(f"array configuration '{name}' not found in casadata ({path})")
@@ -256,7 +256,7 @@ def _read_antenna_config(name: str):
 def layout_ms(ms: Path, obs: ObservationSettings, scans: list[Scan], casa) -> None:
     """Create the empty MS: antennas, spws, fields, scans with intents, UVW."""
     sm, me, qa = casa.tools.simulator(), casa.tools.measures(), casa.tools.quanta()
-    xyz, diam, names = _read_antenna_config(obs.array_config)
+    xyz, diam, names = read_antenna_config(obs.array_config)
     sm.open(str(ms))
     sm.setconfig(telescopename="VLA", x=xyz[:, 0].tolist(), y=xyz[:, 1].tolist(), z=xyz[:, 2].tolist(),
                  dishdiameter=diam, mount=["alt-az"], antname=names, padname=names,
