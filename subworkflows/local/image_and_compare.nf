@@ -22,6 +22,13 @@ workflow IMAGE_AND_COMPARE {
         def images = (meta.mosaic ?: 'none') == 'none' ? fields.collect { field -> [field, null] }
             : meta.mosaic == 'all' ? [['mosaic', fields.join(',')]]
             : meta.mosaic.tokenize(';').collect { group -> group.tokenize(':') }
+        // A mosaic's name names its outputs and the report's rows: unique within the tile,
+        // and never a target field's name (the report would cut its truth to that field).
+        def names = images.collect { name, members -> name }
+        def clash = names.find { name -> names.count(name) > 1 || (meta.mosaic != 'none' && name in fields) }
+        if (clash) {
+            error("calmodel: tile ${meta.id}: mosaic name '${clash}' is used twice or is a target field's name; name each mosaic group uniquely")
+        }
         images.collectMany { name, members ->
             meta.modes.collect { mode -> [meta + [field: name, mosaic_fields: members, mode: mode], ms] }
         }

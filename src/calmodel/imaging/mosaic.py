@@ -25,12 +25,14 @@ from calmodel import CalmodelError
 from calmodel.core.ms import field_ids, field_positions_j2000
 from calmodel.core.primary_beam import casa_beam
 from calmodel.core.roles import field_roles
-from calmodel.core.sky import ARCSEC, direction_cosines
+from calmodel.core.sky import ARCSEC, direction_cosines, mean_direction
 from calmodel.imaging.geometry import nice_imsize
 
-# What a --fields selection may hold: names and patterns, comma-separated (the samplesheet's
-# `mosaic_fields` column is checked against the same characters before any task runs).
-SELECTION = re.compile(r"^[A-Za-z0-9_.+\-*?\[\]]+(,[A-Za-z0-9_.+\-*?\[\]]+)*$")
+# What a --fields selection may hold: names and patterns, comma-separated, none empty or
+# starting with '-' (the samplesheet's `mosaic` column is checked by the same rule,
+# assets/schema_input.json, before any task runs).
+_ITEM = r"[A-Za-z0-9_.+*?\[\]][A-Za-z0-9_.+*?\[\]-]*"
+SELECTION = re.compile(rf"^{_ITEM}(,{_ITEM})*$")
 ALL_TARGETS = "targets"
 
 
@@ -56,22 +58,24 @@ class MosaicGeometry:
 
 
 def mosaic_members(ms: Path, selection: str | None) -> list[str]:
-    """The member fields (MS field order) selected by ``selection``: None or 'targets' = the
-    MS's target fields; else comma-separated names or patterns, each matching at least one."""
-    names = list(dict.fromkeys(field_positions_j2000(ms)))
+    """The member fields (MS field order) selected by ``selection`` among the MS's target
+    fields (core.roles): None or 'targets' = all of them; else comma-separated names or
+    patterns, each matching at least one target (never a calibrator a degree away)."""
+    roles = field_roles(ms).require("targets", "--fields")
+    targets = [n for n in dict.fromkeys(field_positions_j2000(ms)) if n in roles]
     if selection in (None, "", ALL_TARGETS):
-        members = field_roles(ms).require("targets", "--fields")
-        return [n for n in names if n in members]
+        return targets
     if not SELECTION.match(selection):
         raise CalmodelError(f"--fields '{selection}': only names or patterns of [A-Za-z0-9_.+-*?[]], "
-                            "comma-separated")
+                            "comma-separated, none empty or starting with '-'")
     chosen: set[str] = set()
     for item in selection.split(","):
-        hits = fnmatch.filter(names, item)
+        hits = fnmatch.filter(targets, item)
         if not hits:
-            raise CalmodelError(f"--fields: '{item}' matches no field of {ms} (fields: {', '.join(names)})")
+            raise CalmodelError(f"--fields: '{item}' matches no target field of {ms} "
+                                f"(targets: {', '.join(targets)})")
         chosen.update(hits)
-    return [n for n in names if n in chosen]
+    return [n for n in targets if n in chosen]
 
 
 def beam_radius_arcsec(ms: Path, member: str, pblimit: float, lowest_freq_hz: float) -> float:
@@ -91,12 +95,9 @@ def mosaic_geometry(ms: Path, members: list[str], cell_arcsec: float, margin_arc
     """Centre (mean direction of the members) and size ([nx, ny] pixels, each a size CASA's
     FFT likes) covering the members' phase centres plus ``margin_arcsec`` on each side."""
     positions = field_positions_j2000(ms)
-    ra = np.radians([positions[m][0] for m in members])
-    dec = np.radians([positions[m][1] for m in members])
-    vec = np.array([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)]).mean(axis=1)
-    ra0 = float(np.degrees(np.arctan2(vec[1], vec[0])) % 360.0)
-    dec0 = float(np.degrees(np.arctan2(vec[2], np.hypot(vec[0], vec[1]))))
-    l, m, _ = direction_cosines(np.degrees(ra), np.degrees(dec), ra0, dec0)
+    ra, dec = [positions[m][0] for m in members], [positions[m][1] for m in members]
+    ra0, dec0 = mean_direction(ra, dec)
+    l, m, _ = direction_cosines(np.array(ra), np.array(dec), ra0, dec0)
     east, north = l / ARCSEC, m / ARCSEC
     width = 2.0 * (np.max(np.abs(east)) + margin_arcsec)
     height = 2.0 * (np.max(np.abs(north)) + margin_arcsec)

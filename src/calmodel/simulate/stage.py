@@ -26,7 +26,7 @@ from calmodel.core.fluxcal import setjy_standard
 from calmodel.core.io import atomic_dir, atomic_file, write_json
 from calmodel.core.primary_beam import RadialBeam, casa_beam, gaussian_beam
 from calmodel.core.records import stage_record
-from calmodel.core.sky import ARCSEC, Component, direction_cosines, offset_position, visibilities
+from calmodel.core.sky import ARCSEC, Component, direction_cosines, mean_direction, offset_position, visibilities
 from calmodel.simulate.config import (ObservationSettings, corruption_settings, load_settings,
                                       observation_settings)
 from calmodel.simulate.corruptions import Gains, expected_image_rms, make_gains, noise_sigma
@@ -173,8 +173,7 @@ def stripe_sky(spec: dict, targets: list[Field], rng: np.random.Generator) -> li
     that most lie between phase centres. Each source's ``field`` is its nearest phase centre."""
     ref = float(spec["reference_frequency_ghz"]) * 1e9
     radius = float(spec["radius_arcmin"]) * 60.0
-    ra0 = float(np.mean([t.ra_deg for t in targets]))
-    dec0 = float(np.mean([t.dec_deg for t in targets]))
+    ra0, dec0 = mean_direction([t.ra_deg for t in targets], [t.dec_deg for t in targets])
     l, m, _ = direction_cosines(np.array([t.ra_deg for t in targets]), np.array([t.dec_deg for t in targets]),
                                 ra0, dec0)
     east, north = l / ARCSEC, m / ARCSEC
