@@ -45,7 +45,7 @@ from calmodel.core.wideband import band_of, taylor_terms
 from calmodel.imaging.geometry import derive_cell, nice_imsize
 from calmodel.imaging.mosaic import beam_radius_arcsec, mosaic_geometry, mosaic_members
 from calmodel.imaging.selfcal import selfcal
-from calmodel.imaging.settings import (MOSAIC_GRIDDER, MOSAIC_PBLIMIT, NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES,
+from calmodel.imaging.settings import (MOSAIC_CYCLES, MOSAIC_GRIDDER, MOSAIC_PBLIMIT, NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES,
                                        ImagingSettings)
 
 MIN_IMSIZE = 64  # pixels: a default image is never smaller (coarse data, small --fov-arcmin)
@@ -178,15 +178,16 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
             # scales, no mask, no self-calibration; its alpha is not a product (as in VLASS).
             base = scratch / name
             terms = taylor_terms(vis, settings.min_fractional_bandwidth)
+            cycles = {**QL_CYCLES, **MOSAIC_CYCLES} if is_mosaic else QL_CYCLES
             run_task("tclean", f"QL image of field '{field}'", vis=str(vis), field=field_sel,
                   datacolumn=datacolumn, imagename=str(base), deconvolver="mtmfs", nterms=terms.nterms,
                   reffreq=f"{settings.reffreq_ghz}GHz", niter=settings.niter, threshold=0.0, nsigma=nsigma,
-                  pbcor=True, savemodel="none", **QL_CYCLES, **common)
+                  pbcor=True, savemodel="none", **cycles, **common)
             t = lap("tclean", t)
             restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
                                          Path(f"{base}.residual.tt0"))
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
-                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **QL_CYCLES}
+                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **cycles}
             band_vis, band_ids = vis, ids
             imaged_vis, imaged_column, imaged_field = vis, datacolumn, field_sel
         else:
