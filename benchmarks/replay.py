@@ -49,16 +49,22 @@ def logged_calls(log: Path) -> list[tuple[str, dict]]:
 
 def minimal_loop(calls: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """The memo's minimum self-calibration loop from build-model's calls: the set-up before
-    the loop, then from its last pass the dirty image and, per solint, one tclean, the
+    the loop, then from its last pass the dirty image and, per solint, one fresh tclean, the
     gaincal and the applycal that carries it to the next solint."""
     dirty = [i for i, (name, kw) in enumerate(calls) if name == "tclean" and kw.get("niter") == 0]
     if not dirty:
         raise SystemExit("replay: no dirty tclean (niter=0) in the log: not a build-model log")
     setup, last = calls[:dirty[0]], calls[dirty[-1]:]
+    # build-model's own first image of a round continues an earlier clean (calcpsf=False,
+    # mask='' as the mask came with the copied images); the memo's loop images afresh, with
+    # the static mask that build-model's other images of the pass name
+    masks = [kw["mask"] for name, kw in last if name == "tclean" and kw.get("mask")]
+    fresh = {"calcpsf": True, "calcres": True, **({"mask": masks[0]} if masks else {})}
     kept = [last[0]]  # the dirty image (mask template)
     for i, (name, _) in enumerate(last):
         if name == "gaincal":
-            kept += [last[i - 1], last[i]] + ([last[i + 1]] if i + 1 < len(last) else [])
+            image_name, image_kw = last[i - 1]
+            kept += [(image_name, {**image_kw, **fresh}), last[i]] + ([last[i + 1]] if i + 1 < len(last) else [])
     return setup + kept
 
 

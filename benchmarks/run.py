@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py [--tile tiny|small|medium|PATH] [--out DIR]
                                        [--repeat N] [--threads N] [--arms both|model]
                                        [--fanout N] [--fanout-tile SIZE]
+                                       [--before-after REV:STAGE] [--through characterize]
 
 For one tile (simulated at the named size, or the measurement set PATH) it runs
 characterize -> build-model -> calibrate (both arms) -> image (ql, se; both arms) ->
@@ -48,6 +49,8 @@ SIZES = {
               "observation: {integration_s: 1.0, channels_per_spw: 16, cycles: 3,\n"
               "  spw_centres_ghz: [2.1, 2.35, 2.6, 2.85, 3.15, 3.4, 3.65, 3.9]}\n",
 }
+# Stages --before-after can time, with their arguments besides --ms and --out.
+BEFORE_AFTER = {"build-model": [], "calibrate": ["--model", "none", "--no-statwt"]}
 # Tasks that read the visibilities (exportfits, fluxscale read images or caltables).
 READS_DATA = {"flagdata", "setjy", "ft", "gaincal", "bandpass", "applycal", "split", "tclean",
               "statwt", "clearcal", "mstransform", "uvsub", "polcal"}
@@ -130,19 +133,27 @@ class Suite:
                    ratio_wall=row["wall_s"] / wall, ratio_cpu=row["cpu_s"] / cpu)
 
 
-def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...]) -> list[dict]:
+def tile_ms(suite: Suite, tile: str, work: Path) -> Path:
+    """The tile's MS: simulated at the named size (a timed `simulate` row), or the given path."""
+    if tile not in SIZES:
+        return Path(tile).resolve()
+    config = work / f"{tile}.yaml"
+    config.write_text(SIZES[tile])
+    suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
+    ms = suite.calmodel_dir / "simulate/tile.ms"
+    suite.rows[-1]["visibilities"] = visibilities(ms)
+    return ms
+
+
+def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...], through: str | None = None) -> list[dict]:
+    """The chain on one tile; ``through``: stop after that stage (memory at a large size)."""
     suite = Suite(work, threads)
     here = suite.calmodel_dir
     simulated = tile in SIZES
-    if simulated:
-        config = work / f"{tile}.yaml"
-        config.write_text(SIZES[tile])
-        suite.stage("simulate", ["--config", str(config), "--seed", "1"], "simulate")
-        ms = here / "simulate/tile.ms"
-        suite.rows[-1]["visibilities"] = visibilities(ms)
-    else:
-        ms = Path(tile).resolve()
+    ms = tile_ms(suite, tile, work)
     suite.stage("characterize", ["--ms", str(ms)], "characterize", ms)
+    if through == "characterize":
+        return suite.rows
     target = json.loads((here / "characterize/characterize.json").read_text())["roles"]["targets"][0]
     row = suite.stage("build-model", ["--ms", str(ms)], "build_model", ms)
     suite.bare(row, "build_model", ms, "minimal-loop")
@@ -195,6 +206,41 @@ def fanout(n: int, size: str, work: Path) -> dict:
             "speedup": speedup, "ideal": min(n, cores), "efficiency": speedup / min(n, cores)}
 
 
+def before_after(tile: str, rev: str, stage: str, repeat: int, work: Path, threads: int) -> dict:
+    """One stage of the working tree against the same stage at git revision ``rev`` (its
+    ``src/`` exported, first on PYTHONPATH), on the same input, alternating before/after
+    ``repeat`` times so that a drift in load hits both alike; medians and their ratios."""
+    if stage not in BEFORE_AFTER:
+        raise SystemExit(f"benchmark: --before-after supports {', '.join(BEFORE_AFTER)}, not {stage}")
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"src-{rev}"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    suite = Suite(work / "input", threads)
+    ms = tile_ms(suite, tile, work)
+    envs = {"before": dict(suite.env, PYTHONPATH=str(source / "src")), "after": suite.env}
+    samples: dict[str, list[dict]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for label, env in envs.items():
+            where = work / f"{label}{i}"
+            shutil.rmtree(where, ignore_errors=True)
+            where.mkdir()
+            run = measure([str(BIN / "calmodel"), stage, "--ms", str(ms), *BEFORE_AFTER[stage], "--out", "out"],
+                          where, env)
+            samples[label].append({"wall_s": run["wall_s"], "cpu_s": run["cpu_s"],
+                                   **task_counts(where / "out" / "casa.log")})
+    result = {"stage": stage, "rev": rev, "tile": tile, "repeat": repeat}
+    for label, rows in samples.items():
+        result[label] = {key: statistics.median(r[key] for r in rows)
+                         for key in ("wall_s", "cpu_s", "task_calls", "data_passes", "major_cycles")}
+        result[label]["cpu_s_each"] = [r["cpu_s"] for r in rows]
+    result["ratio_wall"] = result["after"]["wall_s"] / result["before"]["wall_s"]
+    result["ratio_cpu"] = result["after"]["cpu_s"] / result["before"]["cpu_s"]
+    return result
+
+
 def median_rows(runs: list[list[dict]]) -> list[dict]:
     """Per stage row, the median of each number over the repetitions."""
     merged = []
@@ -240,13 +286,28 @@ def main() -> None:
                         help="arms to image, catalogue and replay (model: the reduced CI form)")
     parser.add_argument("--fanout", type=int, default=0, help="N tiles through Nextflow (0: skip)")
     parser.add_argument("--fanout-tile", default="tiny", choices=sorted(SIZES))
+    parser.add_argument("--through", choices=["characterize"], default=None,
+                        help="stop each tile's chain after this stage (simulate and characterize's "
+                             "memory at a size where the rest would take hours)")
+    parser.add_argument("--before-after", metavar="REV:STAGE", default=None,
+                        help="time STAGE (build-model | calibrate) of this tree against git revision REV "
+                             "on the --tile, --repeat times each, alternating; writes DIR/before_after.json")
     args = parser.parse_args()
     if args.tile not in SIZES and args.tile != "none" and not Path(args.tile).is_dir():
         parser.error(f"--tile: neither a size ({', '.join(SIZES)}) nor a measurement set: {args.tile}")
+    if args.before_after:
+        rev, _, stage = args.before_after.partition(":")
+        args.out.mkdir(parents=True, exist_ok=True)
+        result = before_after(args.tile, rev, stage, args.repeat, args.out / "work" / "before_after", args.threads)
+        result["command"] = shlex.join(sys.argv)
+        result["load"] = os.getloadavg()
+        (args.out / "before_after.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "command"}, indent=1))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     arms = ("nomodel", "model") if args.arms == "both" else ("model",)
-    runs = [run_tile(args.tile, args.out / "work" / f"rep{i}", args.threads, arms)
+    runs = [run_tile(args.tile, args.out / "work" / f"rep{i}", args.threads, arms, args.through)
             for i in range(args.repeat if args.tile != "none" else 0)]
     stages = median_rows(runs) if runs else []
     for row in stages:

@@ -31,3 +31,10 @@ def test_benchmark_suite_writes_sane_numbers(tmp_path):
     assert calibrate["tasks"]["gaincal"] >= 3 and calibrate["tasks"]["applycal"] >= 1, calibrate["tasks"]
     table = (tmp_path / "benchmark.md").read_text()
     assert table.count("\n| calibrate |") == 2 and "ratio_wall" in table
+
+
+def test_before_after_refuses_a_stage_it_cannot_time(tmp_path):
+    proc = run([str(VENV_BIN / "python"), str(REPO / "benchmarks/run.py"), "--tile", "tiny", "--before-after",
+                "HEAD:image", "--out", str(tmp_path)], check=False, timeout=120)
+    assert proc.returncode != 0
+    assert "--before-after supports build-model, calibrate, not image" in proc.stdout + proc.stderr

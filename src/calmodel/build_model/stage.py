@@ -6,6 +6,10 @@ assumption), loop over solution intervals from the scan length down to one integ
     image (mtmfs, nterms 2 or 1 by core.wideband, static mask, deeper each round) -> gaincal calmode='ap',
     solnorm=True, per spw and polarisation -> applycal -> image again at the same depth
 
+(each round's first image goes on cleaning the image made last from the same data: the dirty
+image in the first round, the previous round's second image later; the second image is a
+fresh clean with the first one's PSF, as self-calibration changes neither weights nor flags).
+
 A solint is accepted, in the spirit of auto_selfcal, only if the peak S/N and the
 near-field S/N do not drop, the RMS does not grow by more than `max_rms_growth` and the
 beam area changes by less than `max_beam_change`; the loop stops at the first rejection,
@@ -260,15 +264,37 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
             "description": f"phase-referenced: bandpass and flux scale from {flux}, scan phases on {settings.field}"}
 
 
+# What an image at a prefix can already hold for the same data (tclean's restart):
+#   FRESH: nothing; PSF: the PSF and weights (the data changed, their weights did not:
+#   self-calibration applies with calwt=False, applymode='calonly'); ALL: PSF, model and
+#   residual, cleaning goes on from them.
+FRESH, PSF, ALL = "fresh", "psf", "all"
+PSF_PRODUCTS = (".psf", ".sumwt", ".pb", ".weight")
+
+
 def _tclean(vis: Path, prefix: str, cell: float, imsize: int, nsigma: float, mask: str, reffreq_ghz: float,
-            nterms: int, niter: int = 100000) -> None:
+            nterms: int, niter: int = 100000, reuse: str = FRESH) -> None:
+    """Image ``vis`` to ``nsigma``, reusing what ``reuse`` says is already at ``prefix``."""
+    # tclean refuses a mask file when the prefix has its .mask (a copied one: the same mask)
+    has_mask = Path(f"{prefix}.mask").exists()
     # mtmfs also for nterms 1, so that every product keeps its .tt0 name
     run_task(
-        "tclean", f"image {Path(prefix).name}", vis=str(vis), imagename=prefix, datacolumn="corrected",
-        imsize=imsize, cell=f"{cell}arcsec",
+        "tclean", f"image {Path(prefix).name}" + ("" if reuse == FRESH else f" (reusing {reuse})"), vis=str(vis),
+        imagename=prefix, datacolumn="corrected", imsize=imsize, cell=f"{cell}arcsec",
         specmode="mfs", deconvolver="mtmfs", nterms=nterms, reffreq=f"{reffreq_ghz}GHz", gridder="standard",
         weighting="briggs", robust=0.5, niter=niter, nsigma=nsigma, cycleniter=500, gain=0.1,
-        usemask="user", mask=mask, savemodel="modelcolumn", pblimit=-0.1)
+        usemask="user", mask="" if has_mask else mask, savemodel="modelcolumn", pblimit=-0.1,
+        calcpsf=reuse == FRESH, calcres=reuse != ALL)
+
+
+def _copy_images(prefix: str, new_prefix: str, only: tuple[str, ...] | None = None) -> None:
+    """The CASA image products of ``prefix`` (``prefix.psf.tt0``, ...), or those whose
+    suffix starts with one of ``only``, under ``new_prefix``."""
+    source = Path(prefix)
+    for product in source.parent.glob(f"{source.name}.*"):
+        suffix = product.name[len(source.name):]
+        if only is None or suffix.startswith(only):
+            shutil.copytree(product, f"{new_prefix}{suffix}")
 
 
 def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, terms: TaylorTerms):
@@ -289,7 +315,17 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, ter
     rounds: list[RoundRecord] = []
     for i, (solint, nsigma) in enumerate(zip(intervals, depths)):
         pre_prefix, post_prefix = str(images / f"r{i}_pre"), str(images / f"r{i}_post")
-        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms)
+        # After round i-1's applycal the data are those its post image was made of: round i's
+        # starting image is that clean taken deeper, not a fresh clean (one PSF and the major
+        # cycles down to the previous depth saved per round; docs/performance.md).
+        # (the first round continues the dirty image, whose residual is the data as they are,
+        # and gets the static mask: the dirty image was made without one)
+        if rounds:
+            _copy_images(str(images / f"r{i - 1}_post"), pre_prefix)
+        else:
+            _copy_images(dirty, pre_prefix, only=(*PSF_PRODUCTS, ".residual", ".model"))
+        _tclean(vis, pre_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms,
+                reuse=ALL)
         pre = image_stats(pre_prefix, mask, cell)
         table = str(work / f"selfcal_{i}.G")
         run_task("gaincal", f"self-calibration, solint {solint}", vis=str(vis),
@@ -298,7 +334,10 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, ter
         run_task("applycal", f"self-calibration, solint {solint}", vis=str(vis),
                  gaintable=[table], interp=["linear"], calwt=False, flagbackup=False,
                  applymode="calonly")
-        _tclean(vis, post_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms)
+        # a fresh clean of the self-calibrated data, with the PSF they share with pre's
+        _copy_images(pre_prefix, post_prefix, only=PSF_PRODUCTS)
+        _tclean(vis, post_prefix, cell, imsize, nsigma, mask_file, settings.reffreq_ghz, terms.nterms,
+                reuse=PSF)
         post = image_stats(post_prefix, mask, cell)
         accepted, reason = _accept(pre, post, settings)
         negative = post["model_negative_jy"] / max(post["model_positive_jy"], 1e-30)
