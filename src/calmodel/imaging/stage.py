@@ -92,6 +92,15 @@ def stokes_v_rms(vis: Path, field_sel: str, datacolumn: str, imagename: Path, co
     return robust_rms(read_plane(Path(f"{imagename}.image")))
 
 
+def clean_stop(nsigma: float, noise_jy: float | None) -> dict:
+    """tclean's stopping threshold: ``nsigma`` x ``noise_jy`` when a noise is given (a mosaic:
+    tclean's own nsigma statistic counts the blanked pixels outside pblimit, measured at MAD 0
+    over a stripe's residual, and cleaned into the noise), else ``nsigma`` x tclean's estimate."""
+    if noise_jy:
+        return {"threshold": f"{nsigma * noise_jy:.6g}Jy", "nsigma": 0.0}
+    return {"threshold": 0.0, "nsigma": nsigma}
+
+
 
 # --- the stage --------------------------------------------------------------------------------
 
@@ -179,15 +188,20 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
             base = scratch / name
             terms = taylor_terms(vis, settings.min_fractional_bandwidth)
             cycles = {**QL_CYCLES, **MOSAIC_CYCLES} if is_mosaic else QL_CYCLES
+            if is_mosaic:  # the thermal noise first: it sets the mosaic's stopping threshold
+                thermal = stokes_v_rms(vis, field_sel, datacolumn, scratch / f"{name}_stokesV", common)
+                t = lap("stokes_v", t)
+            stop = clean_stop(nsigma, thermal if is_mosaic else None)
             run_task("tclean", f"QL image of field '{field}'", vis=str(vis), field=field_sel,
                   datacolumn=datacolumn, imagename=str(base), deconvolver="mtmfs", nterms=terms.nterms,
-                  reffreq=f"{settings.reffreq_ghz}GHz", niter=settings.niter, threshold=0.0, nsigma=nsigma,
-                  pbcor=True, savemodel="none", **cycles, **common)
+                  reffreq=f"{settings.reffreq_ghz}GHz", niter=settings.niter, pbcor=True, savemodel="none",
+                  **stop, **cycles, **common)
             t = lap("tclean", t)
             restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
                                          Path(f"{base}.residual.tt0"))
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
-                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **cycles}
+                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **cycles,
+                      "stop": stop}
             band_vis, band_ids = vis, ids
             imaged_vis, imaged_column, imaged_field = vis, datacolumn, field_sel
         else:
@@ -197,12 +211,17 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
             t = lap("split", t)
             terms = taylor_terms(copy, settings.min_fractional_bandwidth)
             mt = dict(deconvolver="mtmfs", nterms=terms.nterms, reffreq=f"{settings.reffreq_ghz}GHz", **common)
-            selfcal_record, final_column, t = selfcal(copy, field, scratch, name, mt, settings, timings, t)
+            noise = None
+            if is_mosaic:  # the thermal noise before self-cal sets the mosaic's thresholds (clean_stop)
+                noise = stokes_v_rms(copy, "", "data", scratch / f"{name}_stokesV_data", common)
+                t = lap("stokes_v_data", t)
+            selfcal_record, final_column, t = selfcal(copy, field, scratch, name, mt, settings, timings, t,
+                                                      clean_stop(settings.selfcal_nsigma, noise))
             base = scratch / name
             mask = AUTOMASK if settings.automask else {"usemask": "user", "mask": ""}
+            stop = clean_stop(nsigma, noise)
             run_task("tclean", f"SE image of field '{field}'", vis=str(copy), datacolumn=final_column,
-                  imagename=str(base), niter=settings.niter, threshold=0.0, nsigma=nsigma, pbcor=True,
-                  savemodel="none", **mask, **mt)
+                  imagename=str(base), niter=settings.niter, pbcor=True, savemodel="none", **stop, **mask, **mt)
             t = lap("tclean_final", t)
             restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
                                          Path(f"{base}.residual.tt0"))
@@ -211,7 +230,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
                     image_like(Path(f"{base}.image.tt0"), Path(f"{base}.{suffix}"), np.nan)
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
                       "reffreq_hz": settings.reffreq_ghz * 1e9,
-                      "mask": mask if settings.automask else "none (whole image)"}
+                      "mask": mask if settings.automask else "none (whole image)", "stop": stop}
             imaged_vis, imaged_column, imaged_field = copy, final_column, ""
             band_vis = copy
             band_ids = sorted(i for member in members for i in field_ids(copy, member, ms_path))
@@ -239,8 +258,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
                 raise CalmodelError(f"tclean wrote no {casa_image.name}; see casa.log")
             export_fits(casa_image, final, beam)
         t = lap("export", t)
-        thermal = stokes_v_rms(imaged_vis, imaged_field, imaged_column, scratch / f"{name}_stokesV", common)
-        t = lap("stokes_v", t)
+        if not (is_mosaic and mode == "ql"):  # a QL mosaic measured it before its clean
+            thermal = stokes_v_rms(imaged_vis, imaged_field, imaged_column, scratch / f"{name}_stokesV", common)
+            t = lap("stokes_v", t)
         # image.json marks a finished run: drop an old one before its products are replaced.
         (out / "image.json").unlink(missing_ok=True)
         for final in exports:  # all products of the run appear together
