@@ -1,9 +1,9 @@
 """calmodel's performance suite: every stage through the real CLI, against bare CASA.
 
-    .venv/bin/python benchmarks/run.py [--tile tiny|small|medium|PATH] [--out DIR]
+    .venv/bin/python benchmarks/run.py [--tile tiny|small|medium(default)|PATH] [--out DIR]
                                        [--repeat N] [--threads N] [--arms both|model]
                                        [--fanout N] [--fanout-tile SIZE]
-                                       [--before-after REV:STAGE] [--through characterize]
+                                       [--before-after REV:STAGE] [--through characterize|ql]
 
 For one tile (simulated at the named size, or the measurement set PATH) it runs
 characterize -> build-model -> calibrate (both arms) -> image (ql, se; both arms) ->
@@ -146,7 +146,9 @@ def tile_ms(suite: Suite, tile: str, work: Path) -> Path:
 
 
 def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...], through: str | None = None) -> list[dict]:
-    """The chain on one tile; ``through``: stop after that stage (memory at a large size)."""
+    """The chain on one tile. ``through``: 'characterize' stops after it (memory at a large
+    size); 'ql' runs the nomodel arm's calibrate and QL image only (ratios to bare CASA at a
+    size where build-model and SE would take hours)."""
     suite = Suite(work, threads)
     here = suite.calmodel_dir
     simulated = tile in SIZES
@@ -155,9 +157,18 @@ def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...], through
     if through == "characterize":
         return suite.rows
     target = json.loads((here / "characterize/characterize.json").read_text())["roles"]["targets"][0]
+    statwt = ["--no-statwt"] if simulated else []  # simulated tiles carry exact weights
+    if through == "ql":  # the nomodel arm's calibrate and QL image only, each against bare CASA
+        row = suite.stage("calibrate", ["--ms", str(ms), "--model", "none", *statwt], "calibrate_nomodel", ms,
+                          arm="nomodel")
+        suite.bare(row, "calibrate_nomodel", ms)
+        calibrated = here / "calibrate_nomodel/calibrated.ms"
+        row = suite.stage("image", ["--ms", str(calibrated), "--field", target, "--mode", "ql"],
+                          "image_nomodel_ql", calibrated, arm="nomodel", mode="ql")
+        suite.bare(row, "image_nomodel_ql", calibrated)
+        return suite.rows
     row = suite.stage("build-model", ["--ms", str(ms)], "build_model", ms)
     suite.bare(row, "build_model", ms, "minimal-loop")
-    statwt = ["--no-statwt"] if simulated else []  # simulated tiles carry exact weights
     for arm, model in (("nomodel", "none"), ("model", str(here / "build_model/model.cl"))):
         row = suite.stage("calibrate", ["--ms", str(ms), "--model", model, *statwt], f"calibrate_{arm}", ms,
                           arm=arm)
@@ -277,7 +288,7 @@ def markdown(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tile", default="small",
+    parser.add_argument("--tile", default="medium",
                         help="tiny | small | medium | path to a measurement set | none (fan-out only)")
     parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
     parser.add_argument("--repeat", type=int, default=1)
@@ -286,9 +297,9 @@ def main() -> None:
                         help="arms to image, catalogue and replay (model: the reduced CI form)")
     parser.add_argument("--fanout", type=int, default=0, help="N tiles through Nextflow (0: skip)")
     parser.add_argument("--fanout-tile", default="tiny", choices=sorted(SIZES))
-    parser.add_argument("--through", choices=["characterize"], default=None,
-                        help="stop each tile's chain after this stage (simulate and characterize's "
-                             "memory at a size where the rest would take hours)")
+    parser.add_argument("--through", choices=["characterize", "ql"], default=None,
+                        help="characterize: stop after it (memory at a size where the rest would take "
+                             "hours); ql: only the nomodel arm's calibrate and QL image, each against bare CASA")
     parser.add_argument("--before-after", metavar="REV:STAGE", default=None,
                         help="time STAGE (build-model | calibrate) of this tree against git revision REV "
                              "on the --tile, --repeat times each, alternating; writes DIR/before_after.json")

@@ -38,3 +38,21 @@ def test_before_after_refuses_a_stage_it_cannot_time(tmp_path):
                 "HEAD:image", "--out", str(tmp_path)], check=False, timeout=120)
     assert proc.returncode != 0
     assert "--before-after supports build-model, calibrate, not image" in proc.stdout + proc.stderr
+
+
+def test_projection_separates_fixed_and_linear_cost(monkeypatch):
+    """Two tiles whose CPU is exactly 5 s + 2 s per million visibilities: the fit recovers
+    both, and the VLASS block (2.30e10 visibilities) costs (5 + 2 x 23 000) s."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from project import projection, vlass_visibilities
+
+    def tile(vis: int) -> dict:
+        return {"stages": [{"stage": "simulate", "visibilities": vis, "cpu_s": 1.0},
+                           {"stage": "calibrate", "arm": "model", "visibilities": vis, "cpu_s": 5.0 + 2e-6 * vis}]}
+
+    table = projection(tile(4_000_000), tile(1_000_000))
+    row = next(line for line in table.splitlines() if line.startswith("| calibrate"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert float(cells[5]) == 2.0 and float(cells[6]) == 5.0
+    assert float(cells[7]) == float(f"{(5.0 + 2e-6 * vlass_visibilities()) / 3600:.3g}")
+    assert "proportional" not in table

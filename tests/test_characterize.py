@@ -177,6 +177,26 @@ def test_n5921_gaincal_is_point_in_scaled_band(n5921_ms, tmp_path):
     assert (tmp_path / f"{GAINCAL}_amp_uvdist.png").is_file()
 
 
+def test_sample_cap_subsamples_without_changing_the_statistic(n5921_ms, tmp_path):
+    """--max-samples keeps a uniform random subsample: about that many samples are used, all
+    are counted as read, and each bin median moves by no more than 4x the subsample's own
+    uncertainty (a statistic on fewer samples, not a different statistic)."""
+    common = ("--ms", str(n5921_ms), "--field", GAINCAL, "--bandpass-field", FLUXCAL,
+              "--spw", N5921_SPW, "--band-scale", "0.05")
+    _, full = _characterize(tmp_path / "full", *common)
+    _, capped = _characterize(tmp_path / "capped", *common, "--max-samples", "100000")
+    (whole,), (sub,) = full["calibrators"], capped["calibrators"]
+    assert sub["n_vis_read"] == whole["n_vis_read"] == whole["n_vis"] > 500_000
+    assert sub["n_vis"] == pytest.approx(100_000, rel=0.02)  # binomial: 0.3% at 1 sigma
+    assert sub["decision"] == whole["decision"] == "point"
+    assert sub["kept_fraction"] == pytest.approx(100_000 / whole["n_vis_read"], rel=1e-3)
+    curves = (whole["curve"]["median_dev"], sub["curve"]["median_dev"], sub["curve"]["sigma"],
+              sub["curve"]["populated"])
+    for a, b, sigma, populated in zip(*curves):
+        if populated:
+            assert abs(a - b) <= 4.0 * sigma
+
+
 def test_n5921_intents_default_band_is_insufficient(n5921_with_intents, tmp_path):
     """With intents, the gain and bandpass calibrators are found without --field; the
     memo's 35-90 klambda band is beyond D config at L band: coverage insufficient."""

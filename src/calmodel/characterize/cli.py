@@ -28,6 +28,8 @@ from calmodel.core.options import setting, settings_from
 @setting(S, "min_count", help="Visibilities a bin needs to be judged.")
 @setting(S, "min_bins", help="Judged bins the band needs, else coverage is insufficient.")
 @setting(S, "min_fraction", help="Fraction of visibilities the band needs, else coverage is insufficient.")
+@setting(S, "max_samples", help="Samples kept per calibrator; beyond it a uniform random subsample "
+                                 "(fixed seed) keeps memory bounded.")
 @setting(S, "spw", help="CASA spw/channel selection, e.g. '0:5~57'.")
 @setting(S, "refant", help="Reference antenna (default: a central one).")
 @setting(S, "keep_work", help="Keep the private calibrated copy.")

@@ -45,10 +45,23 @@ class CalibratorResult:
     coverage: dict
     max_abs_dev_in_band: float | None
     max_abs_dev_outside_band: float | None
-    n_vis: int
+    n_vis: int  # samples the statistic used
+    n_vis_read: int  # unflagged samples read (more when subsampled)
+    kept_fraction: float  # of the unflagged samples: 1, or max_samples / unflagged
     normalisation: list[dict]
     curve: BinnedCurve
     plot: str
+
+
+@dataclass
+class Amplitudes:
+    """One calibrator's samples: ``group`` indexes ``groups``, (spw, correlation) pairs."""
+    amp: np.ndarray
+    uvd_klambda: np.ndarray
+    group: np.ndarray
+    groups: list
+    n_read: int  # unflagged samples read
+    kept_fraction: float  # 1, or the subsample's fraction beyond max_samples
 
 
 @dataclass
@@ -97,11 +110,11 @@ def quick_selfcal(ms: Path, work: Path, gaincals: list[str], bandpass_field: str
 
 # ---------------------------------------------------------------- reading
 
-def read_amplitudes(ms: Path, fieldname: str, column: str = "CORRECTED_DATA"):
-    """Unflagged parallel-hand amplitudes of ``fieldname`` (cross-correlations only).
-
-    Returns (amp, uvdist_klambda, group, groups) where ``group`` indexes ``groups``, a list
-    of (spw, correlation) pairs; uv-distance uses each channel's own frequency."""
+def read_amplitudes(ms: Path, fieldname: str, column: str = "CORRECTED_DATA",
+                    max_samples: int | None = None) -> Amplitudes:
+    """Unflagged parallel-hand amplitudes of ``fieldname`` (cross-correlations only), read
+    in row chunks; uv-distance uses each channel's own frequency. Beyond ``max_samples``
+    a uniform random subsample (seed 0) of each chunk is kept, so memory is bounded."""
     tools = casa_tools().tools
     fid = field_names(ms).index(fieldname)
     spws = {s.spw: s for s in spw_info(ms)}
@@ -113,6 +126,8 @@ def read_amplitudes(ms: Path, fieldname: str, column: str = "CORRECTED_DATA"):
     corr_types = [tb.getcell("CORR_TYPE", i) for i in range(tb.nrows())]
     tb.close()
     amps, uvds, grp, groups = [], [], [], []
+    rng = np.random.default_rng(0)
+    selections = []
     tb.open(str(ms))
     try:
         for ddid in range(len(dd_spw)):
@@ -120,32 +135,43 @@ def read_amplitudes(ms: Path, fieldname: str, column: str = "CORRECTED_DATA"):
             hands = [i for i, c in enumerate(ctypes) if c in PARALLEL_HANDS]
             sub = tb.query(f"FIELD_ID=={fid} && DATA_DESC_ID=={ddid} && ANTENNA1!=ANTENNA2 "
                            f"&& !FLAG_ROW", columns=f"UVW,FLAG,{column}")
-            try:
-                freq_kl = spws[spw].chan_freqs_hz / C_LIGHT / 1e3  # klambda per metre
-                for start in range(0, sub.nrows(), CHUNK_ROWS):
-                    n = min(CHUNK_ROWS, sub.nrows() - start)
-                    data = sub.getcol(column, startrow=start, nrow=n)[hands]  # (hand, chan, row)
-                    flag = sub.getcol("FLAG", startrow=start, nrow=n)[hands]
-                    uvw = sub.getcol("UVW", startrow=start, nrow=n)
-                    uvd = np.hypot(uvw[0], uvw[1])[None, :] * freq_kl[:, None]  # (chan, row)
-                    amp = np.abs(data)
-                    good = ~flag & np.isfinite(amp) & (amp > 0)
-                    for h, hand in enumerate(hands):
-                        key = (spw, PARALLEL_HANDS[ctypes[hand]])
-                        if key not in groups:
-                            groups.append(key)
-                        sel = good[h]
-                        amps.append(amp[h][sel].astype(np.float32))
-                        uvds.append(uvd[sel].astype(np.float32))
-                        grp.append(np.full(int(sel.sum()), groups.index(key), dtype=np.int16))
-            finally:
-                sub.close()
+            selections.append((spw, ctypes, hands, sub))
+        # The kept fraction is fixed before the data are read: unflagged samples counted from
+        # FLAG alone (1 byte a sample against 8 for the data).
+        total = sum(int((~sub.getcol("FLAG", startrow=start, nrow=CHUNK_ROWS)[hands]).sum())
+                    for _, _, hands, sub in selections for start in range(0, sub.nrows(), CHUNK_ROWS))
+        keep = 1.0 if not max_samples or total <= max_samples else max_samples / total
+        read = 0
+        for spw, ctypes, hands, sub in selections:
+            freq_kl = spws[spw].chan_freqs_hz / C_LIGHT / 1e3  # klambda per metre
+            for start in range(0, sub.nrows(), CHUNK_ROWS):
+                n = min(CHUNK_ROWS, sub.nrows() - start)
+                data = sub.getcol(column, startrow=start, nrow=n)[hands]  # (hand, chan, row)
+                flag = sub.getcol("FLAG", startrow=start, nrow=n)[hands]
+                uvw = sub.getcol("UVW", startrow=start, nrow=n)
+                uvd = np.hypot(uvw[0], uvw[1])[None, :] * freq_kl[:, None]  # (chan, row)
+                amp = np.abs(data)
+                good = ~flag & np.isfinite(amp) & (amp > 0)
+                read += int(good.sum())
+                if keep < 1.0:
+                    good &= rng.random(good.shape, dtype=np.float32) < keep
+                for h, hand in enumerate(hands):
+                    key = (spw, PARALLEL_HANDS[ctypes[hand]])
+                    if key not in groups:
+                        groups.append(key)
+                    sel = good[h]
+                    amps.append(amp[h][sel].astype(np.float32))
+                    uvds.append(uvd[sel].astype(np.float32))
+                    grp.append(np.full(int(sel.sum()), groups.index(key), dtype=np.int16))
     finally:
+        for *_, sub in selections:
+            sub.close()
         tb.close()
     if not amps or sum(a.size for a in amps) == 0:
         raise CalmodelError(f"no unflagged calibrated parallel-hand data for field "
                             f"'{fieldname}' (see casa.log)")
-    return np.concatenate(amps), np.concatenate(uvds), np.concatenate(grp), groups
+    return Amplitudes(np.concatenate(amps), np.concatenate(uvds), np.concatenate(grp), groups,
+                      n_read=read, kept_fraction=keep)
 
 
 def normalise(amp: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, list[float], list[int]]:
@@ -198,7 +224,8 @@ def characterize(ms: Path, out: Path,
         freqs = {w.spw: w.reffreq_hz for w in spw_info(calms)}
         results = []
         for cal in gaincals:
-            amp, uvd, group, groups = read_amplitudes(calms, cal)
+            samples = read_amplitudes(calms, cal, max_samples=s.max_samples)
+            amp, uvd, group, groups = samples.amp, samples.uvd_klambda, samples.group, samples.groups
             namp, medians, counts = normalise(amp, group)
             edges = bin_edges(uvd, band, nbins, binning)
             curve = binned_curve(uvd, namp, edges, band, threshold, nsigma, min_count)
@@ -211,6 +238,7 @@ def characterize(ms: Path, out: Path,
                 suggested_uvrange_klambda=rng, coverage=coverage,
                 max_abs_dev_in_band=max_abs_deviation(curve, True),
                 max_abs_dev_outside_band=max_abs_deviation(curve, False), n_vis=int(uvd.size),
+                n_vis_read=samples.n_read, kept_fraction=samples.kept_fraction,
                 normalisation=[{"spw": w, "reffreq_hz": freqs[w], "correlation": c,
                                 "median_amplitude": m, "n_vis": n}
                                for (w, c), m, n in zip(groups, medians, counts)],
@@ -222,7 +250,7 @@ def characterize(ms: Path, out: Path,
                   "threshold": threshold, "band_klambda": list(band_klambda),
                   "band_scale": s.band_scale, "nsigma": nsigma, "nbins": nbins,
                   "binning": binning, "min_count": min_count, "min_bins": s.min_bins,
-                  "min_fraction": s.min_fraction, "spw": s.spw, "refant": s.refant}
+                  "min_fraction": s.min_fraction, "max_samples": s.max_samples, "spw": s.spw, "refant": s.refant}
     record = write_json(out / "characterize.json", stage_record(
         "characterize", parameters,
         {"band_klambda_scaled": [lo, hi], "band_scale_used": scaled.as_record(),

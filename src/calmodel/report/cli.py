@@ -10,7 +10,7 @@ import click
 from calmodel.core.options import setting, settings_from
 from calmodel.core.outputs import stage_output
 from calmodel.report.criterion import Criterion
-from calmodel.report.stage import DEFAULT_TITLE, SWEEP_DIR, report
+from calmodel.report.vocabulary import DEFAULT_TITLE, SWEEP_DIR
 
 
 @click.command("report")
@@ -40,6 +40,10 @@ def report_command(out: Path, manifest: Path | None, sweep_points: Path | None, 
                    inputs: tuple[Path, ...], **criterion_params) -> None:
     """Per-tile and overall tables (memo Tables 2/3), verdict and one HTML page from the stage
     records listed in --manifest, or found under INPUTS (files or folders)."""
+    # The stage is imported here, as every command does: its astropy imports cost ~1.4 s,
+    # which every other calmodel command would otherwise pay at start-up.
+    from calmodel.report.stage import report
+
     criterion = settings_from(Criterion, criterion_params)
     # INPUTS are folders searched for records (the report may sit beside them); only the
     # manifest is an input file the report must not be written into.

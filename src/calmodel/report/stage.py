@@ -20,10 +20,7 @@ from calmodel.report.sweep_figure import sweep_figures
 from calmodel.report.sweep_map import sweep_map, write_sweep_tables
 from calmodel.report.tables import tables
 from calmodel.report.values import get_in, number
-from calmodel.report.vocabulary import MODES
-
-DEFAULT_TITLE = "calmodel report: does a calibrator model change the science?"
-SWEEP_DIR = "sweep"  # the sweep's map, points.csv and confusion.csv inside the report folder
+from calmodel.report.vocabulary import DEFAULT_TITLE, MODES, SWEEP_DIR
 
 
 @dataclass

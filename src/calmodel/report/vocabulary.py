@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+DEFAULT_TITLE = "calmodel report: does a calibrator model change the science?"
+SWEEP_DIR = "sweep"  # the sweep's map, points.csv and confusion.csv inside the report folder
+
 # stage -> the record file that stage writes
 RECORD_FILE_OF_STAGE = {
     "simulate": "tile.json",
