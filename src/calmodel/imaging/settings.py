@@ -23,7 +23,10 @@ MOSAIC_GRIDDER = {"ql": {"gridder": "mosaic", "conjbeams": False, "specmode": "m
 # not after 500 iterations: a major cycle of an mvc mosaic costs ~45 s here against ~1 s for a
 # pointed field, and with 500 a 12-centre stripe needed > 40 of them, reaching the niter cap
 # before nsigma (docs/closure.md "Mosaics"). The stopping criterion (nsigma, niter) is unchanged.
-MOSAIC_CYCLES = {"cycleniter": -1}
+# SE mosaics use VLASS-SE-CONT's cyclefactor 3 (NRAO pipeline, ImageParamsHeuristicsVlassSeCont):
+# with tclean's default 1 the acceptance stripe's self-cal model clean diverged in its third
+# minor cycle (docs/closure.md "Mosaics"). Pointed SE keeps tclean's default (docs/imaging.md).
+MOSAIC_CYCLES = {"ql": {"cycleniter": -1}, "se": {"cycleniter": -1, "cyclefactor": 3.0}}
 MOSAIC_PBLIMIT = 0.2  # tclean's default: the mosaic image stops where the summed beam < 0.2
 
 

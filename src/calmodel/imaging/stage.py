@@ -187,7 +187,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
             # scales, no mask, no self-calibration; its alpha is not a product (as in VLASS).
             base = scratch / name
             terms = taylor_terms(vis, settings.min_fractional_bandwidth)
-            cycles = {**QL_CYCLES, **MOSAIC_CYCLES} if is_mosaic else QL_CYCLES
+            cycles = {**QL_CYCLES, **MOSAIC_CYCLES["ql"]} if is_mosaic else QL_CYCLES
             if is_mosaic:  # the thermal noise first: it sets the mosaic's stopping threshold
                 thermal = stokes_v_rms(vis, field_sel, datacolumn, scratch / f"{name}_stokesV", common)
                 t = lap("stokes_v", t)
@@ -210,7 +210,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
                   field=field_sel, datacolumn=datacolumn, keepflags=True)
             t = lap("split", t)
             terms = taylor_terms(copy, settings.min_fractional_bandwidth)
-            mt = dict(deconvolver="mtmfs", nterms=terms.nterms, reffreq=f"{settings.reffreq_ghz}GHz", **common)
+            cycles = MOSAIC_CYCLES["se"] if is_mosaic else {}
+            mt = dict(deconvolver="mtmfs", nterms=terms.nterms, reffreq=f"{settings.reffreq_ghz}GHz", **cycles,
+                      **common)
             noise = None
             if is_mosaic:  # the thermal noise before self-cal sets the mosaic's thresholds (clean_stop)
                 noise = stokes_v_rms(copy, "", "data", scratch / f"{name}_stokesV_data", common)
@@ -230,7 +232,7 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
                     image_like(Path(f"{base}.image.tt0"), Path(f"{base}.{suffix}"), np.nan)
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
                       "reffreq_hz": settings.reffreq_ghz * 1e9,
-                      "mask": mask if settings.automask else "none (whole image)", "stop": stop}
+                      "mask": mask if settings.automask else "none (whole image)", **cycles, "stop": stop}
             imaged_vis, imaged_column, imaged_field = copy, final_column, ""
             band_vis = copy
             band_ids = sorted(i for member in members for i in field_ids(copy, member, ms_path))
