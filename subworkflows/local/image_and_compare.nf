@@ -14,10 +14,23 @@ workflow IMAGE_AND_COMPARE {
 
     main:
     def inputSchema = readJson("${projectDir}/assets/schema_input.json")
+    // One image per target field, or per mosaic (meta.mosaic: 'all' = every target field in
+    // one image named 'mosaic'; 'NAME:FIELDS;...' = named groups, checked by schema_input.json).
     def to_image = calibrated.flatMap { meta, ms, targets ->
-        targets.tokenize(';').collectMany { field ->
-            checkFieldName(inputSchema, meta.id, 'target field', field)
-            meta.modes.collect { mode -> [meta + [field: field, mode: mode], ms] }
+        def fields = targets.tokenize(';')
+        fields.each { field -> checkFieldName(inputSchema, meta.id, 'target field', field) }
+        def images = (meta.mosaic ?: 'none') == 'none' ? fields.collect { field -> [field, null] }
+            : meta.mosaic == 'all' ? [['mosaic', fields.join(',')]]
+            : meta.mosaic.tokenize(';').collect { group -> group.tokenize(':') }
+        // A mosaic's name names its outputs and the report's rows: unique within the tile,
+        // and never a target field's name (the report would cut its truth to that field).
+        def names = images.collect { name, members -> name }
+        def clash = names.find { name -> names.count(name) > 1 || (meta.mosaic != 'none' && name in fields) }
+        if (clash) {
+            error("calmodel: tile ${meta.id}: mosaic name '${clash}' is used twice or is a target field's name; name each mosaic group uniquely")
+        }
+        images.collectMany { name, members ->
+            meta.modes.collect { mode -> [meta + [field: name, mosaic_fields: members, mode: mode], ms] }
         }
     }
     IMAGE(to_image)

@@ -22,6 +22,9 @@ workflow PREPARE_TILES {
             targets:     row.targets ? row.targets.tokenize(';') : null,
             modes:       (row.modes ?: defaults.modes).tokenize(';').unique(),
             build_model: row.build_model ?: defaults.build_model,
+            // Images per target field ('none'), one mosaic of all ('all') or NAME:FIELDS groups;
+            // an OTF-like simulated stripe is a mosaic by default (README "Samplesheet", docs/imaging.md "Mosaics").
+            mosaic:      row.mosaic ?: (row.preset == 'otf-stripe' ? 'all' : 'none'),
         ]
         // Paths travel beside the meta; [] where a row gives none. A missing file fails
         // only its tile (calmodel exits 2), which --on_tile_error ignore then drops.

@@ -11,7 +11,9 @@ process COMPARE {
 
     script:
     def args = task.ext.args ?: ''
-    def truth_args = truth ? "--truth ${Shell.quote(truth)} --truth-field ${Shell.quote(meta.field)}" : ''
+    // A mosaic's truth is every truth component inside its image (compare's footprint cut).
+    def truth_field = meta.mosaic_fields ? '' : " --truth-field ${Shell.quote(meta.field)}"
+    def truth_args = truth ? "--truth ${Shell.quote(truth)}${truth_field}" : ''
     """
     calmodel compare --model ${Shell.quote("${model_catalog}/catalog.fits")} --nomodel ${Shell.quote("${nomodel_catalog}/catalog.fits")} ${truth_args} --out ${Shell.quote("compare_${meta.id}_${meta.field}_${meta.mode}")} ${args}
     """

@@ -1,5 +1,5 @@
-// One arm x target field x mode (meta.arm, meta.field, meta.mode). tclean's gridding
-// uses OpenMP threads, hence task.cpus.
+// One arm x target field (or mosaic: meta.mosaic_fields) x mode (meta.arm, meta.field,
+// meta.mode). tclean's gridding uses OpenMP threads, hence task.cpus.
 process IMAGE {
     tag "${meta.id}:${meta.arm}:${meta.field}:${meta.mode}"
     label 'process_medium'
@@ -12,9 +12,11 @@ process IMAGE {
 
     script:
     def args = task.ext.args ?: ''
+    def field_args = meta.mosaic_fields ? "--mosaic ${Shell.quote(meta.field)} --fields ${Shell.quote(meta.mosaic_fields)}"
+                                  : "--field ${Shell.quote(meta.field)}"
     """
     export OMP_NUM_THREADS=${task.cpus}
-    calmodel image --ms ${Shell.quote(ms)} --field ${Shell.quote(meta.field)} --mode ${Shell.quote(meta.mode)} --out ${Shell.quote("image_${meta.arm}_${meta.field}_${meta.mode}")} ${args}
+    calmodel image --ms ${Shell.quote(ms)} ${field_args} --mode ${Shell.quote(meta.mode)} --out ${Shell.quote("image_${meta.arm}_${meta.field}_${meta.mode}")} ${args}
     """
 
     stub:

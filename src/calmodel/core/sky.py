@@ -56,6 +56,13 @@ def direction_cosines(ra_deg, dec_deg, ra0_deg: float, dec0_deg: float):
     return l, m, n
 
 
+def mean_direction(ra_deg, dec_deg) -> tuple[float, float]:
+    """(RA, Dec) in degrees of the mean of unit vectors: right across RA 0/360 and near a pole."""
+    ra, dec = np.radians(np.asarray(ra_deg, float)), np.radians(np.asarray(dec_deg, float))
+    x, y, z = (np.mean(np.cos(dec) * np.cos(ra)), np.mean(np.cos(dec) * np.sin(ra)), np.mean(np.sin(dec)))
+    return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arctan2(z, np.hypot(x, y))))
+
+
 def offset_position(ra0_deg: float, dec0_deg: float, east_arcsec: float, north_arcsec: float):
     """Absolute (ra, dec) of a point at tangent-plane offsets (l, m) from a centre."""
     l, m = east_arcsec * ARCSEC, north_arcsec * ARCSEC

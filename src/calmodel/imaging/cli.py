@@ -13,7 +13,12 @@ from calmodel.imaging.settings import ImagingSettings as S
 @click.command("image")
 @click.option("--ms", "ms", required=True, type=click.Path(path_type=Path),
               help="Calibrated measurement set (or UVFITS file); never modified.")
-@click.option("--field", required=True, help="Target field to image.")
+@click.option("--field", default=None, help="Target field to image (a pointed field; or give --mosaic).")
+@click.option("--mosaic", default=None,
+              help="Name of a mosaic image of several fields (--fields), imaged jointly (gridder mosaic).")
+@click.option("--fields", "mosaic_fields", default=None,
+              help="With --mosaic: member fields, comma-separated names or patterns such as 'P*' "
+                   "[default: every target field].")
 @click.option("--mode", required=True, metavar="ql|se",
               help="ql: Quicklook-like (no self-cal, mtmfs tt0 as VLASS QL); se: Single-Epoch-like (phase self-cal, "
                    "mtmfs nterms=2, spectral index).")
@@ -37,14 +42,21 @@ from calmodel.imaging.settings import ImagingSettings as S
          help="se: clean inside an automatic mask (--no-automask: the whole image).")
 @setting(S, "refant", help="se: self-cal reference antenna [default: a central one].")
 @setting(S, "keep_images", help="Keep the CASA images in OUT/scratch_<name>/.")
-def command(ms: Path, field: str, mode: str, out: Path, **params) -> None:
-    """Image one target field: QL (no self-cal) or SE (phase self-cal, spectral index)."""
+def command(ms: Path, field: str | None, mosaic: str | None, mosaic_fields: str | None, mode: str, out: Path,
+            **params) -> None:
+    """Image one target field, or a mosaic of several: QL (no self-cal) or SE (phase self-cal,
+    spectral index)."""
+    if (field is None) == (mosaic is None):
+        raise click.UsageError("give exactly one of --field NAME or --mosaic NAME")
+    if mosaic_fields is not None and mosaic is None:
+        raise click.UsageError("--fields needs --mosaic")
     from calmodel.core.casa import stage_console
     from calmodel.core.outputs import stage_output
     from calmodel.imaging.stage import image
 
     with stage_output(out, "image.json", inputs=(ms,)), stage_console(out):
-        result = image(ms, field, out, settings_from(S, params, mode=mode))
+        result = image(ms, field or mosaic, out, settings_from(S, params, mode=mode),
+                       mosaic_fields=(mosaic_fields or "") if mosaic else None)
     bmaj, bmin, bpa = result.beam_arcsec
     click.echo(f"image: {result.image_tt0} ({result.imsize} px of {result.cell_arcsec:g}\", beam "
                f"{bmaj:.2f}\"x{bmin:.2f}\" pa {bpa:.0f}, rms {result.rms_jy * 1e6:.1f} uJy/beam, "

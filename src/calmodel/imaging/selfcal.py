@@ -51,9 +51,10 @@ def gain_statistics(caltable: Path, refant: str, ms: Path) -> dict:
 
 
 def selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, settings: ImagingSettings,
-            timings: dict, t: float) -> tuple[dict, str, float]:
-    """Phase-only self-calibration of the private copy. Returns its record, the data column
-    the final image should use ('corrected' if applied, else 'data') and the clock."""
+            timings: dict, t: float, stop: dict) -> tuple[dict, str, float]:
+    """Phase-only self-calibration of the private copy; its model clean stops on ``stop``
+    (tclean's threshold and nsigma). Returns its record, the data column the final image
+    should use ('corrected' if applied, else 'data') and the clock."""
 
     def lap(step: str) -> float:
         now = time.monotonic()
@@ -64,8 +65,7 @@ def selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, settings
     refant = settings.refant or reference_antenna(copy, min_rows_fraction=0.0, unflagged_only=False)
     model = scratch / f"{name}_selfcal_model"
     run_task("tclean", f"self-cal model of field '{field}'", vis=str(copy), datacolumn="data",
-          imagename=str(model), niter=settings.niter, threshold=0.0, nsigma=settings.selfcal_nsigma,
-          pbcor=False, savemodel="modelcolumn", **mt)
+          imagename=str(model), niter=settings.niter, pbcor=False, savemodel="modelcolumn", **stop, **mt)
     rms_before = robust_rms(read_plane(Path(f"{model}.residual.tt0")))
     t = lap("tclean_selfcal_model")
 
@@ -75,7 +75,7 @@ def selfcal(copy: Path, field: str, scratch: Path, name: str, mt: dict, settings
           minsnr=settings.selfcal_minsnr, minblperant=4)
     record = {"calmode": "p", "solint": "inf", "combine": settings.selfcal_combine, "gaintype": "G",
               "refant": refant, "minsnr": settings.selfcal_minsnr, "interp": "nearest",
-              "applymode": "calonly", "model_nsigma": settings.selfcal_nsigma,
+              "applymode": "calonly", "model_nsigma": settings.selfcal_nsigma, "model_stop": stop,
               "rms_before_jy": rms_before}
     if not caltable.exists():
         record.update(applied=False, reason="gaincal wrote no solutions")

@@ -12,6 +12,22 @@ PIXELS_PER_FRINGE = {"ql": 2.0, "se": 2.5}  # pixels across lambda_min / B_max
 # cyclefactor 2, as the VLASS QL heuristics (NRAO pipeline, ImageParamsHeuristicsVlassQl).
 NSIGMA = {"ql": 4.0, "se": 3.0}
 QL_CYCLES = {"cycleniter": 500, "cyclefactor": 2.0, "scales": [0]}
+# Mosaics (several phase centres in one image; docs/imaging.md "Mosaics"): gridder per mode and
+# its options. QL as the VLASS QL recipe: the `mosaic` gridder. SE: VLASS-SE uses `awproject`
+# (wideband A-projection); here `mosaic` too. Both with specmode 'mvc' (each channel gridded
+# with its own beam, Taylor terms fitted to the cube): CASA 6.7's mosaic gridder has no
+# conjbeams for 'mfs', and with 'mfs' our mosaics' cleans diverged (docs/imaging.md "Mosaics").
+MOSAIC_GRIDDER = {"ql": {"gridder": "mosaic", "conjbeams": False, "specmode": "mvc"},
+                  "se": {"gridder": "mosaic", "conjbeams": False, "specmode": "mvc"}}
+# A mosaic's minor cycles end on cyclethreshold (cyclefactor x PSF sidelobe x peak residual),
+# not after 500 iterations: a major cycle of an mvc mosaic costs ~45 s here against ~1 s for a
+# pointed field, and with 500 a 12-centre stripe needed > 40 of them, reaching the niter cap
+# before nsigma (docs/closure.md "Mosaics"). The stopping criterion (nsigma, niter) is unchanged.
+# SE mosaics use VLASS-SE-CONT's cyclefactor 3 (NRAO pipeline, ImageParamsHeuristicsVlassSeCont):
+# with tclean's default 1 the acceptance stripe's self-cal model clean diverged in its third
+# minor cycle (docs/closure.md "Mosaics"). Pointed SE keeps tclean's default (docs/imaging.md).
+MOSAIC_CYCLES = {"ql": {"cycleniter": -1}, "se": {"cycleniter": -1, "cyclefactor": 3.0}}
+MOSAIC_PBLIMIT = 0.2  # tclean's default: the mosaic image stops where the summed beam < 0.2
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@
   -> ``applycal``), then the final mtmfs nterms=2 image at ``reffreq`` (3 GHz), primary-
   beam corrected, with the spectral index image and its error.
 
-VLASS images on-the-fly mosaics with the ``mosaic`` (QL) / ``awproject``/``mosaic`` (SE)
-gridders; we image single pointed fields, so the ``standard`` gridder is the right one.
+A pointed field is imaged alone with the ``standard`` gridder. A **mosaic** (``mosaic_fields``:
+several phase centres, e.g. an on-the-fly stripe) is imaged jointly, as VLASS images its
+on-the-fly tiles: one image centred on the members, covering their phase centres plus the
+primary beam down to pblimit on each side (:mod:`calmodel.imaging.mosaic`), with the gridders of
+``MOSAIC_GRIDDER`` (``mosaic`` for QL and SE; docs/imaging.md "Mosaics").
 Cell and image size come from the data (``derive_cell``, ``nice_imsize``); every choice and
 number is written to ``image.json``. See docs/imaging.md.
 
@@ -20,6 +23,7 @@ SE works on its own ``split`` copy inside the scratch folder.
 """
 
 import os
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field as dc_field
@@ -33,14 +37,16 @@ from calmodel.core.constants import MODES
 from calmodel.core.images import (export_fits, image_beam, image_frequency_hz, image_like, peak, read_plane,
                                    temporary_name)
 from calmodel.core.io import write_json
-from calmodel.core.ms import check_column_has_data, data_column, field_ids, open_input, uv_extent
+from calmodel.core.ms import check_column_has_data, data_column, field_ids, open_input, spw_info, uv_extent
 from calmodel.core.naming import image_name, image_products
 from calmodel.core.records import stage_record
 from calmodel.core.stats import robust_rms
 from calmodel.core.wideband import band_of, taylor_terms
 from calmodel.imaging.geometry import derive_cell, nice_imsize
+from calmodel.imaging.mosaic import beam_radius_arcsec, mosaic_geometry, mosaic_members
 from calmodel.imaging.selfcal import selfcal
-from calmodel.imaging.settings import NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES, ImagingSettings
+from calmodel.imaging.settings import (MOSAIC_CYCLES, MOSAIC_GRIDDER, MOSAIC_PBLIMIT, NSIGMA, PIXELS_PER_FRINGE, QL_CYCLES,
+                                       ImagingSettings)
 
 MIN_IMSIZE = 64  # pixels: a default image is never smaller (coarse data, small --fov-arcmin)
 # SE's final clean goes to 3 sigma inside an automatic mask: unmasked, cleaning that deep on
@@ -82,15 +88,34 @@ def stokes_v_rms(vis: Path, field_sel: str, datacolumn: str, imagename: Path, co
         return None
     run_task("tclean", "Stokes V noise image", vis=str(vis), field=field_sel, datacolumn=datacolumn,
           imagename=str(imagename), niter=0, deconvolver="hogbom", pbcor=False, savemodel="none",
-          **{**common, "stokes": "V"})
+          **{**common, "stokes": "V", "specmode": "mfs"})
     return robust_rms(read_plane(Path(f"{imagename}.image")))
+
+
+def clean_stop(nsigma: float, noise_jy: float | None) -> dict:
+    """tclean's stopping threshold: ``nsigma`` x ``noise_jy`` when a noise is given (a mosaic:
+    tclean's own nsigma statistic counts the blanked pixels outside pblimit, measured at MAD 0
+    over a stripe's residual, and cleaned into the noise), else ``nsigma`` x tclean's estimate."""
+    if noise_jy:
+        return {"threshold": f"{nsigma * noise_jy:.6g}Jy", "nsigma": 0.0}
+    return {"threshold": 0.0, "nsigma": nsigma}
 
 
 
 # --- the stage --------------------------------------------------------------------------------
 
-def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> ImagingResult:
+def peak_rss_mb() -> float:
+    """Peak resident memory (MB) of this process or any child it waited for (Linux: kB)."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+
+
+def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings,
+          mosaic_fields: str | None = None) -> ImagingResult:
+    """Image ``field`` (a pointed field), or with ``mosaic_fields`` (a --fields selection, ''
+    for every target field) the mosaic of those fields, named ``field``."""
     started = time.monotonic()
+    is_mosaic = mosaic_fields is not None
     mode = str(settings.mode).lower()
     if mode not in MODES:
         raise CalmodelError(f"--mode must be one of {', '.join(MODES)}, not '{settings.mode}'")
@@ -125,7 +150,11 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
 
     try:
         vis = open_input(ms_path, scratch)  # the MS itself, or an import of a UVFITS file
-        ids = field_ids(vis, field, ms_path)
+        if is_mosaic:
+            members = mosaic_members(vis, mosaic_fields)
+            ids = sorted(i for member in members for i in field_ids(vis, member, ms_path))
+        else:
+            members, ids = [field], field_ids(vis, field, ms_path)
         extent = uv_extent(vis, ids)
         if extent.n_unflagged_rows == 0:
             raise CalmodelError(f"no unflagged data for field '{field}' in {ms_path}")
@@ -133,13 +162,23 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         cell_from_data = derive_cell(extent, ppf)
         cell = float(settings.cell_arcsec or cell_from_data)
         imsize = int(settings.imsize or nice_imsize(max(settings.fov_arcmin * 60.0 / cell, MIN_IMSIZE)))
+        imsize_xy = [imsize, imsize]
+        gridding: dict = {"gridder": "standard"}
+        geometry = None
+        if is_mosaic:
+            lowest_hz = min(float(np.min(spw.chan_freqs_hz)) for spw in spw_info(vis))
+            beam_radius = beam_radius_arcsec(vis, members[0], MOSAIC_PBLIMIT, lowest_hz)
+            geometry = mosaic_geometry(vis, members, cell, max(settings.fov_arcmin * 60.0 / 2.0, beam_radius),
+                                       MIN_IMSIZE)
+            imsize_xy = ([settings.imsize, settings.imsize] if settings.imsize else list(geometry.imsize))
+            gridding = {**MOSAIC_GRIDDER[mode], "phasecenter": geometry.phasecenter, "pblimit": MOSAIC_PBLIMIT}
         nsigma = float(settings.nsigma if settings.nsigma is not None else NSIGMA[mode])
         datacolumn = data_column(vis)
         check_column_has_data(vis, datacolumn, ids, field, ms_path)
         field_sel = ",".join(str(i) for i in ids)
-        common = dict(imsize=[imsize, imsize], cell=f"{cell}arcsec", specmode="mfs", stokes="I",
-                      gridder="standard", weighting="briggs", robust=settings.robust,
-                      interactive=False, parallel=False)
+        common = dict(imsize=imsize_xy, cell=f"{cell}arcsec", specmode="mfs", stokes="I",
+                      weighting="briggs", robust=settings.robust, interactive=False, parallel=False)
+        common.update(gridding)
         t = time.monotonic()
 
         selfcal_record = None
@@ -148,15 +187,21 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
             # scales, no mask, no self-calibration; its alpha is not a product (as in VLASS).
             base = scratch / name
             terms = taylor_terms(vis, settings.min_fractional_bandwidth)
+            cycles = {**QL_CYCLES, **MOSAIC_CYCLES["ql"]} if is_mosaic else QL_CYCLES
+            if is_mosaic:  # the thermal noise first: it sets the mosaic's stopping threshold
+                thermal = stokes_v_rms(vis, field_sel, datacolumn, scratch / f"{name}_stokesV", common)
+                t = lap("stokes_v", t)
+            stop = clean_stop(nsigma, thermal if is_mosaic else None)
             run_task("tclean", f"QL image of field '{field}'", vis=str(vis), field=field_sel,
                   datacolumn=datacolumn, imagename=str(base), deconvolver="mtmfs", nterms=terms.nterms,
-                  reffreq=f"{settings.reffreq_ghz}GHz", niter=settings.niter, threshold=0.0, nsigma=nsigma,
-                  pbcor=True, savemodel="none", **QL_CYCLES, **common)
+                  reffreq=f"{settings.reffreq_ghz}GHz", niter=settings.niter, pbcor=True, savemodel="none",
+                  **stop, **cycles, **common)
             t = lap("tclean", t)
             restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
                                          Path(f"{base}.residual.tt0"))
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
-                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **QL_CYCLES}
+                      "reffreq_hz": settings.reffreq_ghz * 1e9, "mask": "none (whole image)", **cycles,
+                      "stop": stop}
             band_vis, band_ids = vis, ids
             imaged_vis, imaged_column, imaged_field = vis, datacolumn, field_sel
         else:
@@ -165,13 +210,20 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                   field=field_sel, datacolumn=datacolumn, keepflags=True)
             t = lap("split", t)
             terms = taylor_terms(copy, settings.min_fractional_bandwidth)
-            mt = dict(deconvolver="mtmfs", nterms=terms.nterms, reffreq=f"{settings.reffreq_ghz}GHz", **common)
-            selfcal_record, final_column, t = selfcal(copy, field, scratch, name, mt, settings, timings, t)
+            cycles = MOSAIC_CYCLES["se"] if is_mosaic else {}
+            mt = dict(deconvolver="mtmfs", nterms=terms.nterms, reffreq=f"{settings.reffreq_ghz}GHz", **cycles,
+                      **common)
+            noise = None
+            if is_mosaic:  # the thermal noise before self-cal sets the mosaic's thresholds (clean_stop)
+                noise = stokes_v_rms(copy, "", "data", scratch / f"{name}_stokesV_data", common)
+                t = lap("stokes_v_data", t)
+            selfcal_record, final_column, t = selfcal(copy, field, scratch, name, mt, settings, timings, t,
+                                                      clean_stop(settings.selfcal_nsigma, noise))
             base = scratch / name
             mask = AUTOMASK if settings.automask else {"usemask": "user", "mask": ""}
+            stop = clean_stop(nsigma, noise)
             run_task("tclean", f"SE image of field '{field}'", vis=str(copy), datacolumn=final_column,
-                  imagename=str(base), niter=settings.niter, threshold=0.0, nsigma=nsigma, pbcor=True,
-                  savemodel="none", **mask, **mt)
+                  imagename=str(base), niter=settings.niter, pbcor=True, savemodel="none", **stop, **mask, **mt)
             t = lap("tclean_final", t)
             restored, pbcor, residual = (Path(f"{base}.image.tt0"), Path(f"{base}.image.tt0.pbcor"),
                                          Path(f"{base}.residual.tt0"))
@@ -180,9 +232,10 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                     image_like(Path(f"{base}.image.tt0"), Path(f"{base}.{suffix}"), np.nan)
             deconv = {"deconvolver": "mtmfs", "nterms": terms.nterms, "taylor_terms": terms.as_record(),
                       "reffreq_hz": settings.reffreq_ghz * 1e9,
-                      "mask": mask if settings.automask else "none (whole image)"}
+                      "mask": mask if settings.automask else "none (whole image)", **cycles, "stop": stop}
             imaged_vis, imaged_column, imaged_field = copy, final_column, ""
-            band_vis, band_ids = copy, field_ids(copy, field, ms_path)
+            band_vis = copy
+            band_ids = sorted(i for member in members for i in field_ids(copy, member, ms_path))
 
         for product in (pbcor, residual):
             if not product.exists():
@@ -207,8 +260,9 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
                 raise CalmodelError(f"tclean wrote no {casa_image.name}; see casa.log")
             export_fits(casa_image, final, beam)
         t = lap("export", t)
-        thermal = stokes_v_rms(imaged_vis, imaged_field, imaged_column, scratch / f"{name}_stokesV", common)
-        t = lap("stokes_v", t)
+        if not (is_mosaic and mode == "ql"):  # a QL mosaic measured it before its clean
+            thermal = stokes_v_rms(imaged_vis, imaged_field, imaged_column, scratch / f"{name}_stokesV", common)
+            t = lap("stokes_v", t)
         # image.json marks a finished run: drop an old one before its products are replaced.
         (out / "image.json").unlink(missing_ok=True)
         for final in exports:  # all products of the run appear together
@@ -232,9 +286,14 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         "products": products,
         "image_tt0_pb_corrected": True,
         "image_tt0_from": pbcor.name,
-        "pb_correction": ("tclean pbcor=True (VLA primary beam model of the standard gridder); "
-                          + ("each Taylor term divided by pb.tt0, so alpha is not corrected for the "
-                             "primary beam's spectral index" if mode == "se" else "")).rstrip("; "),
+        "pb_correction": (("tclean pbcor=True (VLA primary beam model of the standard gridder); "
+                           + ("each Taylor term divided by pb.tt0, so alpha is not corrected for the "
+                              "primary beam's spectral index" if mode == "se" else "")).rstrip("; ")
+                          if not is_mosaic else
+                          "tclean pbcor=True: divided by the mosaic's weighted sum of the members' VLA "
+                          "primary beams (pb.tt0), blanked below pblimit; "
+                          + "specmode mvc: each channel gridded with its own beam before the Taylor fit "
+                            "(the mosaic gridder's wideband primary-beam handling; it has no conjbeams for mfs)"),
         "reference_frequency_hz": freq_hz,
         "beam": beam,
         "cell_arcsec": cell,
@@ -244,10 +303,15 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
             "lambda_min_m": extent.lambda_min_m, "finest_fringe_arcsec": extent.finest_fringe_arcsec,
             "pixels_per_fringe": ppf, "rounding": "down to two significant digits",
         },
-        "imsize": [imsize, imsize],
-        "fov_arcmin": imsize * cell / 60.0,
+        "imsize": imsize_xy,
+        "fov_arcmin": imsize_xy[0] * cell / 60.0,
+        "fov_arcmin_xy": [n * cell / 60.0 for n in imsize_xy],
         "pixels_per_beam": beam["minor_arcsec"] / cell,
-        "gridder": "standard",
+        "gridder": gridding["gridder"],
+        "gridding": gridding,
+        "mosaic": ({**geometry.as_record(), "margin_from": "the primary beam's radius at pblimit at the lowest "
+                    "frequency (CASA's beam model), at least fov_arcmin/2"} if geometry else None),
+        "fields_imaged": members,
         "weighting": {"weighting": "briggs", "robust": settings.robust},
         "input_datacolumn": datacolumn,
         "clean": {**deconv, "niter": settings.niter, "nsigma": nsigma, "datacolumn": imaged_column},
@@ -266,9 +330,15 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
         "n_unflagged_rows": extent.n_unflagged_rows,
         "selfcal": selfcal_record,
         "timings_s": timings,
+        "resources": {"elapsed_s": round(time.monotonic() - started, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+                      "n_fields": len(members), "n_unflagged_rows": extent.n_unflagged_rows,
+                      "image_pixels": int(imsize_xy[0]) * int(imsize_xy[1]),
+                      "note": "wall time of the stage; peak resident memory of its process (CASA runs "
+                              "in it) since it started, imports included"},
     }
     parameters = {
-        "ms": str(ms_path), "field": field, "mode": mode, "cell_arcsec": settings.cell_arcsec,
+        "ms": str(ms_path), "field": field, "mosaic_fields": mosaic_fields, "mode": mode,
+        "cell_arcsec": settings.cell_arcsec,
         "imsize": settings.imsize, "fov_arcmin": settings.fov_arcmin,
         "pixels_per_fringe": settings.pixels_per_fringe, "robust": settings.robust,
         "nsigma": settings.nsigma, "niter": settings.niter, "reffreq_ghz": settings.reffreq_ghz,
@@ -280,4 +350,4 @@ def image(ms_path: Path, field: str, out: Path, settings: ImagingSettings) -> Im
     return ImagingResult(name=name, image_tt0=tt0_fits, alpha=alpha_fits, alpha_error=alpha_err_fits,
                          record=record, rms_jy=rms, peak_jy=brightest["peak_jy"],
                          beam_arcsec=(beam["major_arcsec"], beam["minor_arcsec"], beam["pa_deg"]),
-                         cell_arcsec=cell, imsize=imsize, selfcal=selfcal_record)
+                         cell_arcsec=cell, imsize=int(imsize_xy[0]), selfcal=selfcal_record)

@@ -80,6 +80,7 @@ class ObservationSettings:
     flux_scan_s: float
     gain_scan_s: float
     target_scan_s: float
+    integrations_per_field: int
     cycles: int
     gap_s: float
     elevation_limit_deg: float
@@ -94,6 +95,8 @@ def observation_settings(settings: dict) -> ObservationSettings:
     if obs.integration_s <= 0 or obs.channels_per_spw < 1 or not obs.spw_centres_ghz:
         raise CalmodelError("observation: integration_s must be > 0, channels_per_spw >= 1, "
                             "and spw_centres_ghz non-empty")
+    if obs.integrations_per_field < 0:
+        raise CalmodelError("observation.integrations_per_field must be >= 0 (0: pointed targets)")
     for name in ("flux_scan_s", "gain_scan_s", "target_scan_s"):
         if getattr(obs, name) < obs.integration_s:
             raise CalmodelError(f"observation.{name} must be at least one integration")

@@ -26,7 +26,7 @@ from calmodel.core.fluxcal import setjy_standard
 from calmodel.core.io import atomic_dir, atomic_file, write_json
 from calmodel.core.primary_beam import RadialBeam, casa_beam, gaussian_beam
 from calmodel.core.records import stage_record
-from calmodel.core.sky import Component, offset_position, visibilities
+from calmodel.core.sky import ARCSEC, Component, direction_cosines, mean_direction, offset_position, visibilities
 from calmodel.simulate.config import (ObservationSettings, corruption_settings, load_settings,
                                       observation_settings)
 from calmodel.simulate.corruptions import Gains, expected_image_rms, make_gains, noise_sigma
@@ -53,6 +53,7 @@ class Scan:
     field: Field
     start_s: float  # relative to the block's reference time
     stop_s: float
+    number: int = 0  # the MS SCAN_NUMBER: an OTF pass is one scan over many fields
 
 
 @dataclass
@@ -76,16 +77,33 @@ def make_fields(settings: dict, casa) -> list[Field]:
                  _angle_deg(casa, spec["flux_calibrator"]["dec"]))
     gain = Field(spec["gain_calibrator"]["name"], "gain", _angle_deg(casa, spec["gain_calibrator"]["ra"]),
                  _angle_deg(casa, spec["gain_calibrator"]["dec"]))
-    targets = []
     count, sep = int(spec["targets"]["count"]), float(spec["targets"]["separation_deg"])
     if count < 1:
         raise CalmodelError("fields.targets.count must be at least 1")
-    for i in range(count):
-        angle = 2 * np.pi * i / count
-        ra, dec = offset_position(gain.ra_deg, gain.dec_deg, sep * 3600 * np.sin(angle),
-                                  sep * 3600 * np.cos(angle))
+    layout = spec["targets"]["layout"]
+    if layout == "ring":
+        offsets = [(sep * 3600 * np.sin(2 * np.pi * i / count), sep * 3600 * np.cos(2 * np.pi * i / count))
+                   for i in range(count)]
+    elif layout == "stripe":
+        offsets = stripe_offsets(spec["targets"], sep * 3600)
+    else:
+        raise CalmodelError(f"fields.targets.layout must be ring or stripe, not '{layout}'")
+    targets = []
+    for i, (east, north) in enumerate(offsets):
+        ra, dec = offset_position(gain.ra_deg, gain.dec_deg, east, north)
         targets.append(Field(f"{spec['targets']['prefix']}{i + 1:02d}", "target", ra, dec))
     return [flux, gain, *targets]
+
+
+def stripe_offsets(spec: dict, north_arcsec: float) -> list[tuple[float, float]]:
+    """(east, north) arcsec offsets from the gain calibrator of a stripe's phase centres: ``rows``
+    rows of ``count`` centres ``spacing_arcmin`` apart along RA, centred ``north_arcsec`` north."""
+    count, rows = int(spec["count"]), int(spec["rows"])
+    step, row_step = float(spec["spacing_arcmin"]) * 60.0, float(spec["row_spacing_arcmin"]) * 60.0
+    if rows < 1 or step <= 0 or (rows > 1 and row_step <= 0):
+        raise CalmodelError("fields.targets: stripe needs rows >= 1 and positive spacings")
+    return [((i - (count - 1) / 2) * step, north_arcsec + (r - (rows - 1) / 2) * row_step)
+            for r in range(rows) for i in range(count)]
 
 
 def calibrator_components(settings: dict, gain: Field) -> list[Component]:
@@ -103,19 +121,36 @@ def calibrator_components(settings: dict, gain: Field) -> list[Component]:
     return comps
 
 
-def target_sky(settings: dict, targets: list[Field], rng: np.random.Generator) -> list[Component]:
-    """Power-law source counts within a radius of each target centre, fixed by the seed."""
-    spec = settings["sky"]
-    ref = float(spec["reference_frequency_ghz"]) * 1e9
+def _source(spec: dict, rng: np.random.Generator, flux: float, ra: float, dec: float, field: str,
+            ref: float) -> Component:
+    alpha = rng.normal(spec["alpha_mean"], spec["alpha_scatter"])
+    maj = mn = pa = 0.0
+    if rng.uniform() < spec["resolved_fraction"]:
+        maj = rng.uniform(*spec["size_arcsec"])
+        mn = maj * rng.uniform(0.4, 1.0)
+        pa = rng.uniform(0, 180)
+    return Component(ra, dec, float(flux), float(alpha), maj, mn, pa, ref, field)
+
+
+def _draw_flux(spec: dict, rng: np.random.Generator) -> float:
     smin, smax = float(spec["flux_min_mjy"]) * 1e-3, float(spec["flux_max_mjy"]) * 1e-3
     g = float(spec["count_slope"]) + 1.0  # integral of S^slope
+    return (smin**g + rng.uniform() * (smax**g - smin**g)) ** (1.0 / g)
+
+
+def target_sky(settings: dict, targets: list[Field], rng: np.random.Generator) -> list[Component]:
+    """Power-law source counts within a radius of each target centre (a stripe: over the whole
+    stripe), fixed by the seed."""
+    spec = settings["sky"]
+    if settings["fields"]["targets"]["layout"] == "stripe":
+        return stripe_sky(spec, targets, rng)
+    ref = float(spec["reference_frequency_ghz"]) * 1e9
     radius = float(spec["radius_arcmin"]) * 60.0
     sources = []
     for index, target in enumerate(targets):
         placed: list[tuple[float, float]] = []
         for _ in range(int(spec["sources_per_field"])):
-            u = rng.uniform()
-            flux = (smin**g + u * (smax**g - smin**g)) ** (1.0 / g)
+            flux = _draw_flux(spec, rng)
             for _attempt in range(1000):  # keep sources apart so catalogues cross-match cleanly
                 r = radius * np.sqrt(rng.uniform())
                 theta = rng.uniform(0, 2 * np.pi)
@@ -123,14 +158,8 @@ def target_sky(settings: dict, targets: list[Field], rng: np.random.Generator) -
                 if all(np.hypot(east - e, north - n) >= spec["min_separation_arcsec"] for e, n in placed):
                     break
             placed.append((east, north))
-            alpha = rng.normal(spec["alpha_mean"], spec["alpha_scatter"])
-            maj = mn = pa = 0.0
-            if rng.uniform() < spec["resolved_fraction"]:
-                maj = rng.uniform(*spec["size_arcsec"])
-                mn = maj * rng.uniform(0.4, 1.0)
-                pa = rng.uniform(0, 180)
             ra, dec = offset_position(target.ra_deg, target.dec_deg, east, north)
-            sources.append(Component(ra, dec, float(flux), float(alpha), maj, mn, pa, ref, target.name))
+            sources.append(_source(spec, rng, flux, ra, dec, target.name, ref))
         if index == 0 and spec["bright_source_jy"] > 0:
             ra, dec = offset_position(target.ra_deg, target.dec_deg, 0.6 * radius, -0.3 * radius)
             sources.append(Component(ra, dec, float(spec["bright_source_jy"]), -0.7, 0, 0, 0, ref,
@@ -138,19 +167,66 @@ def target_sky(settings: dict, targets: list[Field], rng: np.random.Generator) -
     return sources
 
 
+def stripe_sky(spec: dict, targets: list[Field], rng: np.random.Generator) -> list[Component]:
+    """``sources_per_field`` x (number of phase centres) sources spread uniformly over the
+    stripe: the rectangle of the phase centres widened by ``radius_arcmin`` on every side, so
+    that most lie between phase centres. Each source's ``field`` is its nearest phase centre."""
+    ref = float(spec["reference_frequency_ghz"]) * 1e9
+    radius = float(spec["radius_arcmin"]) * 60.0
+    ra0, dec0 = mean_direction([t.ra_deg for t in targets], [t.dec_deg for t in targets])
+    l, m, _ = direction_cosines(np.array([t.ra_deg for t in targets]), np.array([t.dec_deg for t in targets]),
+                                ra0, dec0)
+    east, north = l / ARCSEC, m / ARCSEC
+    lo_e, hi_e = east.min() - radius, east.max() + radius
+    lo_n, hi_n = north.min() - radius, north.max() + radius
+    placed: list[tuple[float, float]] = []
+    sources = []
+    for _ in range(int(spec["sources_per_field"]) * len(targets)):
+        flux = _draw_flux(spec, rng)
+        for _attempt in range(1000):
+            e, n = rng.uniform(lo_e, hi_e), rng.uniform(lo_n, hi_n)
+            if all(np.hypot(e - pe, n - pn) >= spec["min_separation_arcsec"] for pe, pn in placed):
+                break
+        placed.append((e, n))
+        nearest = targets[int(np.argmin(np.hypot(east - e, north - n)))].name
+        ra, dec = offset_position(ra0, dec0, e, n)
+        sources.append(_source(spec, rng, flux, ra, dec, nearest, ref))
+    if spec["bright_source_jy"] > 0:
+        ra, dec = offset_position(ra0, dec0, 0.3 * (hi_e - lo_e) / 2, 0.0)
+        sources.append(Component(ra, dec, float(spec["bright_source_jy"]), -0.7, 0, 0, 0, ref,
+                                 targets[int(np.argmin(np.hypot(east - 0.3 * (hi_e - lo_e) / 2, north)))].name))
+    return sources
+
+
 # --- schedule and MS layout ----------------------------------------------------------------
 
 def make_schedule(obs: ObservationSettings, fields: list[Field]) -> list[Scan]:
+    """Flux calibrator, then ``cycles`` x (gain calibrator, targets), then the gain calibrator.
+    Pointed targets get a scan of ``target_scan_s`` each, ``gap_s`` apart; with
+    ``integrations_per_field`` > 0 a target pass is one OTF-like scan that dwells that many
+    integrations on each phase centre in turn, with no gap between them."""
     flux, gain, targets = fields[0], fields[1], fields[2:]
-    order = [(flux, obs.flux_scan_s)]
+    otf = obs.integrations_per_field > 0
+    dwell = obs.integrations_per_field * obs.integration_s
+    scans, clock, number = [], 0.0, 0
+
+    def add(entries: list[tuple[Field, float]]) -> None:
+        nonlocal clock, number
+        number += 1
+        for field, length in entries:
+            scans.append(Scan(field, clock, clock + length, number))
+            clock += length
+        clock += obs.gap_s
+
+    add([(flux, obs.flux_scan_s)])
     for _ in range(obs.cycles):
-        order.append((gain, obs.gain_scan_s))
-        order.extend((t, obs.target_scan_s) for t in targets)
-    order.append((gain, obs.gain_scan_s))
-    scans, clock = [], 0.0
-    for field, length in order:
-        scans.append(Scan(field, clock, clock + length))
-        clock += length + obs.gap_s
+        add([(gain, obs.gain_scan_s)])
+        if otf:
+            add([(t, dwell) for t in targets])
+        else:
+            for t in targets:
+                add([(t, obs.target_scan_s)])
+    add([(gain, obs.gain_scan_s)])
     return scans
 
 
@@ -208,12 +284,14 @@ def layout_ms(ms: Path, obs: ObservationSettings, scans: list[Scan], casa) -> No
             sm.observe(sourcename=scan.field.name, spwname=f"spw{i}", starttime=f"{scan.start_s}s",
                        stoptime=f"{scan.stop_s}s", state_obs_mode=INTENTS[scan.field.role])
     sm.close()
-    # The simulator opens a new scan for every observe() call, i.e. per spw; a real VLA
-    # scan holds all spws, and solint='inf' and scan-based selections depend on that.
+    # The simulator opens a new scan for every observe() call, i.e. per spw and field; a real
+    # VLA scan holds all spws (and an OTF scan many phase centres), and solint='inf' and
+    # scan-based selections depend on that.
     tb = casa.tools.table()
     tb.open(str(ms), nomodify=False)
     nspw = len(obs.spw_centres_ghz)
-    tb.putcol("SCAN_NUMBER", (tb.getcol("SCAN_NUMBER") - 1) // nspw + 1)
+    numbers = np.array([scan.number for scan in scans])
+    tb.putcol("SCAN_NUMBER", numbers[(tb.getcol("SCAN_NUMBER") - 1) // nspw].astype(np.int32))
     tb.close()
 
 
@@ -237,7 +315,8 @@ def _ms_metadata(ms: Path, casa):
     return chan_freq, ddid_spw, antennas, field_names, phase_dir
 
 
-def primary_beam_model(ms: Path, settings: dict, target_id: int) -> RadialBeam | None:
+def primary_beam_model(ms: Path, settings: dict, target_id: int,
+                       farthest_arcsec: float = 0.0) -> RadialBeam | None:
     """The beam that attenuates the targets' sky: CASA's own (what `tclean` corrects for), a
     Gaussian, or none (``primary_beam.model``)."""
     spec = settings["primary_beam"]
@@ -247,9 +326,10 @@ def primary_beam_model(ms: Path, settings: dict, target_id: int) -> RadialBeam |
         return gaussian_beam(float(spec["fwhm_arcmin_at_1ghz"]))
     if spec["model"] != "casa":
         raise CalmodelError(f"primary_beam.model must be casa, gaussian or none, not '{spec['model']}'")
-    # Sampled out to twice the farthest source and at least 20' at spw 0 (beyond the first
-    # null of a 25 m dish at 2-4 GHz); the profile scales as radius x frequency.
-    radius = max(1200.0, 2.0 * float(settings["sky"]["radius_arcmin"]) * 60.0)
+    # Sampled out to twice the sky radius, 1.2 x the farthest source from a phase centre that
+    # sees it (a stripe) and at least 20' at spw 0 (beyond the first null of a 25 m dish at
+    # 2-4 GHz); the profile scales as radius x frequency.
+    radius = max(1200.0, 2.0 * float(settings["sky"]["radius_arcmin"]) * 60.0, 1.2 * farthest_arcsec)
     return casa_beam(ms, target_id, 0, radius)
 
 
@@ -260,11 +340,21 @@ def fill_visibilities(ms: Path, fields: list[Field], calibrator: list[Component]
     chan_freq, ddid_spw, antennas, field_names, phase_dir = _ms_metadata(ms, casa)
     flux_field = fields[0]
     fluxcal_info = setjy_standard(ms, flux_field.name, float(np.mean(obs.spw_centres_ghz)))
-    beam = primary_beam_model(ms, settings, field_names.index(fields[2].name))
+    farthest = 0.0
+    if settings["fields"]["targets"]["layout"] == "stripe" and sky:
+        for target in fields[2:]:
+            l, m, _ = direction_cosines(np.array([c.ra_deg for c in sky]), np.array([c.dec_deg for c in sky]),
+                                        target.ra_deg, target.dec_deg)
+            farthest = max(farthest, float(np.max(np.hypot(l, m))) / ARCSEC)
+    beam = primary_beam_model(ms, settings, field_names.index(fields[2].name), farthest)
     components = {f.name: [] for f in fields}
     components[fields[1].name] = calibrator
-    for comp in sky:
-        components[comp.field].append(comp)
+    if settings["fields"]["targets"]["layout"] == "stripe":
+        for target in fields[2:]:  # every phase centre sees the whole stripe through its beam
+            components[target.name] = list(sky)
+    else:
+        for comp in sky:
+            components[comp.field].append(comp)
 
     gain_rng, noise_rng = (np.random.default_rng(s) for s in seeds.spawn(2))
     sigma = noise_sigma(settings["noise"]["sefd_jy"], settings["noise"]["efficiency"],
@@ -384,7 +474,9 @@ def simulate(out: Path, seed: int, preset: str | None = None, config: Path | Non
                    "targets": [f.name for f in fields[2:]]},
         "field_positions_deg": {f.name: [f.ra_deg, f.dec_deg] for f in fields},
         "intents": {f.name: INTENTS[f.role] for f in fields},
-        "scans": [{"field": s.field.name, "start_s": s.start_s, "stop_s": s.stop_s} for s in scans],
+        "scans": [{"field": s.field.name, "start_s": s.start_s, "stop_s": s.stop_s, "scan": s.number}
+                  for s in scans],
+        "target_layout": settings["fields"]["targets"]["layout"],
         "spws": [{"id": i, "centre_ghz": c, "chan_freq_hz": meta["chan_freq_hz"][i]}
                  for i, c in enumerate(obs.spw_centres_ghz)],
         "polarisations": list(POLARISATIONS),
