@@ -153,3 +153,20 @@ def test_bad_model_path_is_a_one_line_error(tmp_path):
     proc = run([str(VENV_BIN / "calmodel"), "calibrate", "--ms", str(uvfits), "--model", str(tmp_path / "nope.cl"),
                 "--out", str(tmp_path / "o")], check=False)
     assert proc.returncode == 2 and "model not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_single_channel_spws_calibrate_without_a_delay_solve(tmp_path):
+    """A delay is a phase slope across a spw's channels; with one channel per spw gaincal K
+    flagged 74-91% of the OTF demo tile's solutions. Criterion: no delay table, the reason in
+    the record, and fewer than 10% of every table's solutions flagged (the simulated tile
+    injects no flags; the broken calibration flagged 74%)."""
+    config = tmp_path / "one_channel.yaml"
+    config.write_text("base: point\nobservation: {channels_per_spw: 1}\n")
+    simulate(tmp_path / "tile", 6, config=config)
+    calibrate(tmp_path / "tile" / "tile.ms", tmp_path / "nomodel", CalibrateSettings())
+    record = json.loads((tmp_path / "nomodel" / "calibrate.json").read_text())
+    assert not (tmp_path / "nomodel" / "caltables" / "delay.K").exists()
+    step = next(s for s in record["steps"] if s["step"] == "delay_bandpass")
+    assert step["delay"].startswith("not solved"), step
+    flagged = {name: s["fraction_flagged"] for name, s in record["solutions"].items()}
+    assert max(flagged.values()) < 0.10, flagged
