@@ -210,7 +210,8 @@ def _assert_closure(results: dict) -> None:
 # ImageParamsHeuristicsVlassSeCont; ours: points only), while VLASS QL cleans shallow with points
 # only and its catalogue fluxes are documented as ~10-15% low (Gordon et al. 2021, ApJS 255,
 # 30). Our QL mosaic keeps the QL recipe; its measured shortfall on resolved sources is the
-# xfail below (docs/closure.md "Mosaics"), strict so that a pass is noticed.
+# xfail below (docs/closure.md "Mosaics"), strict so that a pass is noticed, and only on an
+# assertion so that a broken harness is not taken for the known shortfall.
 @pytest.mark.slow
 def test_se_mosaic_recovers_sources_between_phase_centres(acceptance_tile, tmp_path):
     results = _image_and_close(acceptance_tile, tmp_path, "se")
@@ -221,7 +222,7 @@ def test_se_mosaic_recovers_sources_between_phase_centres(acceptance_tile, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the VLASS QL recipe cleans points only: in a mosaic, sources of "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the VLASS QL recipe cleans points only: in a mosaic, sources of "
                    "~0.45 beam lose 9-12% of their flux to the wings (docs/closure.md 'Mosaics')")
 def test_ql_mosaic_recovers_sources_between_phase_centres(acceptance_tile, tmp_path):
     _assert_closure(_image_and_close(acceptance_tile, tmp_path, "ql"))
