@@ -257,6 +257,26 @@ def test_bad_parameters_are_all_named(tmp_path):
 # ---------------------------------------------------------------- the stub graph
 
 
+def test_test_otf_profile_keeps_base_time_and_sizes_its_mosaics(tmp_path):
+    """-profile test_otf (the small-node sizing plus IMAGE's 6 GB): one mosaic per arm and
+    mode, published; every process_medium task at 1 cpu with base.config's 4 h (a profile block
+    with base.config's own selector once replaced it, and a 40-min SE mosaic was killed at
+    1 h); IMAGE at 6 GB."""
+    outdir = tmp_path / "o"
+    nextflow(["-profile", "test_otf", "-stub-run", "--outdir", str(outdir)], cwd=tmp_path, check=True)
+    with next((outdir / "pipeline_info").glob("trace_*.txt")).open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    images = [r for r in rows if r["process"].endswith(":IMAGE")]
+    assert sorted(r["tag"].split(":", 1)[1] for r in images) == [
+        "model:mosaic:ql", "model:mosaic:se", "nomodel:mosaic:ql", "nomodel:mosaic:se"]
+    for r in images:
+        assert (r["cpus"], r["memory"], r["time"]) == ("1", "6 GB", "4h"), r
+    build = next(r for r in rows if r["process"].endswith(":BUILD_MODEL"))
+    assert (build["cpus"], build["time"]) == ("1", "4h"), build
+    assert sorted(p.name for p in (outdir / "demo_otf_stripe" / "images").iterdir()) == [
+        "image_model_mosaic_ql", "image_model_mosaic_se", "image_nomodel_mosaic_ql", "image_nomodel_mosaic_se"]
+
+
 def test_stub_run_pairs_arms_writes_manifest_and_stays_in_outdir(tmp_path):
     outdir = tmp_path / "ss" / "o"
     proc = nextflow(["-profile", "test", "-stub-run", "--outdir", str(outdir)], cwd=tmp_path, check=True)
