@@ -176,7 +176,7 @@ def _image_and_close(tile: Path, out: Path, mode: str) -> dict:
     results = {}
     for label, selection in (("mosaic", ["--mosaic", "S1"]), ("field", ["--field", targets[len(targets) // 2]])):
         img = out / f"img_{mode}_{label}"
-        # an SE mosaic of this stripe takes ~30-45 min here (docs/closure.md "Mosaics")
+        # an SE mosaic of this stripe takes 30-60 min here (docs/closure.md "Mosaics")
         run([CALMODEL, "image", "--ms", str(tile / "tile.ms"), *selection, "--mode", mode, "--out", str(img)],
             timeout=5400)
         fits = next(img.glob("*.image.tt0.fits"))
