@@ -31,6 +31,13 @@ def nextflow(args, cwd, check=False, env=None, timeout=300):
     return run(["nextflow", "run", str(REPO), *args], cwd=cwd, check=check, env=env, timeout=timeout)
 
 
+def _trace_rows(outdir: Path) -> list[dict]:
+    """The rows of the newest Nextflow trace under ``outdir``/pipeline_info."""
+    trace = max((outdir / "pipeline_info").glob("trace_*.txt"), key=lambda p: p.stat().st_mtime)
+    with trace.open() as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
 def _script_blocks(text: str) -> list[str]:
     return re.findall(r'script:.*?"""(.*?)"""', text, re.S)
 
@@ -264,8 +271,7 @@ def test_test_otf_profile_keeps_base_time_and_sizes_its_mosaics(tmp_path):
     1 h); IMAGE at 6 GB."""
     outdir = tmp_path / "o"
     nextflow(["-profile", "test_otf", "-stub-run", "--outdir", str(outdir)], cwd=tmp_path, check=True)
-    with next((outdir / "pipeline_info").glob("trace_*.txt")).open() as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
+    rows = _trace_rows(outdir)
     images = [r for r in rows if r["process"].endswith(":IMAGE")]
     assert sorted(r["tag"].split(":", 1)[1] for r in images) == [
         "model:mosaic:ql", "model:mosaic:se", "nomodel:mosaic:ql", "nomodel:mosaic:se"]
@@ -352,9 +358,7 @@ def _probe(root, name, code, last_attempt, *args):
     cwd.mkdir()
     proc = run(["nextflow", "run", str(root / "project"), "--outdir", "o", *args], cwd=cwd, check=False,
                env={"PROBE_EXIT": str(code), "PROBE_LAST_ATTEMPT": str(last_attempt)}, timeout=300)
-    trace = next((cwd / "o" / "pipeline_info").glob("trace_*.txt"))
-    with trace.open() as handle:
-        return proc, list(csv.DictReader(handle, delimiter="\t")), cwd
+    return proc, _trace_rows(cwd / "o"), cwd
 
 
 def _memory_gb(text):
@@ -476,9 +480,7 @@ def test_resume_beside_an_orphaned_task_never_shares_its_output(tmp_path):
         for pid in stage:
             os.kill(pid, signal.SIGCONT)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    trace = max((cwd / "o" / "pipeline_info").glob("trace_*.txt"), key=lambda p: p.stat().st_mtime)
-    with trace.open() as handle:
-        rows = sorted(csv.DictReader(handle, delimiter="\t"), key=lambda r: int(r["attempt"]))
+    rows = sorted(_trace_rows(cwd / "o"), key=lambda r: int(r["attempt"]))
     assert [(r["attempt"], r["exit"]) for r in rows] == [("1", "75"), ("2", "0")], rows
     dirs = [next(work.glob(f"{r['hash']}*")) for r in rows]
     assert dirs[0] == orphan_out.parent, "-resume no longer reuses the orphan's folder: revisit the lock"
