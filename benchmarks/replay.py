@@ -13,8 +13,10 @@ Staging, untimed because a bare-CASA user would have these files already:
 - a component list the stage wrote with casatools (rescaled models): the stage's own
   output list from --outputs (ft costs the same for the same number of components);
 - build-model's mask image: made from the dirty image with build-model's own mask rule;
-- an existing split output, or the images of a tclean that starts afresh (calcpsf), is
-  removed first (the stage removes them between its passes).
+- a cal library (calibrate's `apply.callib`): the stage's own, from --outputs (its
+  caltable paths are the relative ones the replay's own solves write);
+- an existing split or mstransform output, or the images of a tclean that starts afresh
+  (calcpsf), is removed first (the stage removes them between its passes).
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ def stage_inputs(name: str, kw: dict, source: Path, outputs: Path, dirty: str | 
                 raise SystemExit(f"replay: {name} needs {value}; no component list under {outputs}")
             Path(value).parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(found[0], value)
+    library = kw.get("callib")
+    if isinstance(library, str) and library and not Path(library).exists():
+        Path(library).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(outputs / Path(library).name, library)
     for key in ("caltable", "imagename", "outputvis"):
         if isinstance(kw.get(key), str) and kw[key]:
             Path(kw[key]).parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +97,7 @@ def stage_inputs(name: str, kw: dict, source: Path, outputs: Path, dirty: str | 
         mask = kw.get("mask")
         if isinstance(mask, str) and mask and not Path(mask).exists():
             make_mask(Path(f"{dirty}.image.tt0"), Path(mask))
-    if name == "split" and Path(kw["outputvis"]).exists():
+    if name in ("split", "mstransform") and Path(kw["outputvis"]).exists():
         shutil.rmtree(kw["outputvis"])
 
 

@@ -100,7 +100,7 @@ def test_failed_calibrate_rerun_leaves_no_current_looking_result(tile, tmp_path)
     one_line_error(proc, 2, "NOPE")
     assert not (out / "calibrate.json").exists()
     assert not (out / "calibrated.ms").exists() and not (out / "caltables").exists()
-    assert not (out / "scratch").exists(), "a failed calibrate leaves its working.ms"
+    assert not (out / "scratch").exists(), "a failed calibrate leaves its scratch MS"
     assert "calibrate failed" in (out / "FAILED").read_text() and "NOPE" in (out / "FAILED").read_text()
 
 

@@ -13,11 +13,18 @@ Flux scale (``flux_scale``):
   * ``model``: the model's fluxes are taken as absolute; `fluxscale` is still run and
     reported, and should return ~1 and alpha ~0 for a correct model (the memo's check).
 
-Steps: copy -> flagdata (autocorr, shadow, quack, clip zeros) -> setjy (flux cal,
-Perley-Butler 2017) -> ft (gain cal model) -> phase-only 'int' on the flux cal ->
-delay (K) -> bandpass (B) -> phase 'int' + amplitude 'inf' on both calibrators ->
-fluxscale -> rescaled model -> final phase 'int', amplitude 'inf', phase 'inf' ->
-applycal -> split (gain cal + targets) -> statwt.
+Steps: split out the calibrators -> flagdata (autocorr, shadow, quack, clip zeros) ->
+setjy (flux cal, Perley-Butler 2017) -> ft (gain cal model) -> phase-only 'int' on the
+flux cal -> delay (K) -> bandpass (B) -> phase 'int' + amplitude 'inf' on both
+calibrators -> fluxscale -> rescaled model -> final phase 'int', amplitude 'inf', phase
+'inf' -> mstransform of the gain cal and targets with the solutions applied on the fly
+(a cal library, as applycal) -> the same flagdata on them -> statwt.
+
+The solves write MODEL_DATA and flags, so they run on a private MS; only the calibrators'
+rows go into it, with the input's field and spw IDs (the tables then apply to the input).
+The targets are read once, from the input, and written once, calibrated: no copy of the
+whole MS and no CORRECTED_DATA pass (the same numbers as applycal + split, to float32
+rounding; tests/test_calibrate.py holds it to that).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from calmodel.core.casa import casa_log_to, casa_tools, run_task
 from calmodel.core.components import (check_readable, images_to_component_list, point_model, read_components,
                                       rescaled_copy, total_flux, write_model_column)
 from calmodel.core.io import atomic_dir, copy_tree, write_json
-from calmodel.core.ms import (check_column_has_data, copy_ms, field_ids, field_names, field_position,
+from calmodel.core.callib import Apply, write_cal_library
+from calmodel.core.ms import (check_column_has_data, field_ids, field_names, field_position,
                               integration_time, open_input, reference_antenna, spw_info)
 from calmodel.core.precal import BandpassSolve, CalibratorModel, solve_bandpass, write_models
 from calmodel.core.records import stage_record
@@ -139,9 +147,12 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     if scratch.exists():
         shutil.rmtree(scratch)
     scratch.mkdir()
-    source = open_input(Path(input_path), scratch)
-    vis = copy_ms(source, scratch / "working.ms")  # never touch the input
-    flux, gain, targets, role_reasons = resolve_roles(vis, settings)
+    source = open_input(Path(input_path), scratch)  # read, never written
+    flux, gain, targets, role_reasons = resolve_roles(source, settings)
+    both = f"{flux},{gain}"
+    vis = scratch / "calibrators.ms"
+    run_task("mstransform", "the calibrators' rows", vis=str(source), outputvis=str(vis), field=both,
+             datacolumn="data", reindex=False, keepflags=True)
     for calibrator in (flux, gain):  # CASA would only say "Error in Calibrater::fluxscale."
         check_column_has_data(vis, "data", field_ids(vis, calibrator, input_path), calibrator, input_path)
     refant = settings.refant or reference_antenna(vis, [flux, gain])
@@ -152,16 +163,8 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     def step(name: str, **info) -> None:
         steps.append({"step": name, "t_s": round(time.monotonic() - started, 2), **info})
 
-    # Flagging, as the pipeline's basic flags.
     quack = settings.quack_s if settings.quack_s is not None else 0.5 * integration_time(vis)
-    run_task("flagdata", "autocorrelations", vis=str(vis), mode="manual", autocorr=True, flagbackup=False)
-    run_task("flagdata", "shadowing", vis=str(vis), mode="shadow", flagbackup=False)
-    if quack > 0:
-        run_task("flagdata", "scan starts", vis=str(vis), mode="quack", quackinterval=quack, quackmode="beg",
-                 flagbackup=False)
-    run_task("flagdata", "zeros", vis=str(vis), mode="clip", clipzeros=True, flagbackup=False)
-    summary = run_task("flagdata", "summary", vis=str(vis), mode="summary")
-    step("flagdata", quack_s=quack, fraction_flagged=summary["flagged"] / max(summary["total"], 1))
+    step("flagdata", quack_s=quack, fraction_flagged=basic_flags(vis, quack))
 
     # Models: the flux calibrator's standard, the gain calibrator's (point or spatial).
     fluxcal = write_models(vis, [CalibratorModel(flux, standard=True)], ref_hz / 1e9)
@@ -184,7 +187,6 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     def table(name: str) -> str:
         return str(caltables / name)
 
-    both = f"{flux},{gain}"
     common = dict(vis=str(vis), refant=refant, minsnr=settings.minsnr, minblperant=4)
     # The full calibration's bandpass: delays first, normalised (amplitudes come later). A
     # delay is a phase slope across a spw's channels, which a one-channel spw does not have:
@@ -222,20 +224,25 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
              uvrange=settings.uvrange, gaintable=prior + [table("final_amp.G")], **common)
     step("final_gains", final_model_total_flux_jy=total_flux(read_components(final_model)))
 
-    # Targets get scan-averaged phases interpolated in time; the calibrators their own.
-    run_task("applycal", "targets", vis=str(vis), field=",".join(targets), gainfield=["", "", gain, gain],
-             interp=["", "", "linear", "linear"], calwt=False, flagbackup=False,
-             gaintable=prior + [table("final_amp.G"), table("final_phase_scan.G")])
-    run_task("applycal", "calibrators", vis=str(vis), field=both, gainfield=["", "", "", ""],
-             interp=["", "", "nearest", "nearest"], calwt=False, flagbackup=False,
-             gaintable=prior + [table("final_phase_short.G"), table("final_amp.G")])
-    step("applycal")
+    # Targets get scan-averaged phases interpolated in time; the gain calibrator its own.
+    on_targets = ",".join(targets)
+    library = write_cal_library(out / "apply.callib", [
+        *(Apply(t, on_targets) for t in prior),
+        Apply(table("final_amp.G"), on_targets, fldmap=gain),
+        Apply(table("final_phase_scan.G"), on_targets, fldmap=gain),
+        *(Apply(t, gain) for t in prior),
+        Apply(table("final_phase_short.G"), gain, tinterp="nearest"),
+        Apply(table("final_amp.G"), gain, tinterp="nearest"),
+    ], n_spw=len(spws))
 
     calibrated = out / "calibrated.ms"
     with atomic_dir(calibrated) as tmp:
         tmp.rmdir()
-        run_task("split", "calibrated gain calibrator and targets", vis=str(vis), outputvis=str(tmp),
-                 field=",".join([gain, *targets]), datacolumn="corrected", keepflags=True)
+        run_task("mstransform", "calibrated gain calibrator and targets", vis=str(source), outputvis=str(tmp),
+                 field=f"{gain},{on_targets}", datacolumn="corrected", docallib=True, callib=str(library),
+                 keepflags=True)
+        # The same basic flags as the calibrators had; none depends on the calibration.
+        step("apply", cal_library=library.name, fraction_flagged=basic_flags(tmp, quack))
         if settings.statwt:
             # Per-integration weights from the scatter across an spw, as the VLA pipeline.
             # Simulated tiles carry exact weights already; there statwt only adds noise to
@@ -259,11 +266,23 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
         "fluxscale": fluxscale,
         "solutions": solutions,
         "steps": steps,
-        "outputs": {"calibrated_ms": "calibrated.ms", "caltables": "caltables",
+        "outputs": {"calibrated_ms": "calibrated.ms", "caltables": "caltables", "cal_library": "apply.callib",
                     "gain_calibrator_model": "gain_calibrator_model.cl"},
     }, started)
     write_json(out / "calibrate.json", record)
     return CalibrateResult(calibrated, out / "calibrate.json", fluxscale)
+
+
+def basic_flags(vis: Path, quack_s: float) -> float:
+    """The pipeline's basic flags (autocorrelations, shadowing, scan starts, zeros) on
+    ``vis``, in one pass (flagdata's list mode; none depends on another's flags); returns
+    the fraction of its data flagged."""
+    commands = ["mode='manual' autocorr=True", "mode='shadow'", "mode='clip' clipzeros=True"]
+    if quack_s > 0:
+        commands.append(f"mode='quack' quackinterval={float(quack_s)!r} quackmode='beg'")
+    run_task("flagdata", "basic flags", vis=str(vis), mode="list", inpfile=commands, flagbackup=False)
+    summary = run_task("flagdata", "summary", vis=str(vis), mode="summary")
+    return summary["flagged"] / max(summary["total"], 1)
 
 
 def _as_component_list(model: Path, scratch: Path) -> Path:
