@@ -35,6 +35,7 @@ process CALIBRATE {
     // The real stage's layout (calibrated.ms inside the record folder), and the same move.
     """
     mkdir -p calibrate_${meta.arm}/calibrated.ms calibrate_${meta.arm}/caltables calibrate_${meta.arm}/gain_calibrator_model.cl
+    touch calibrate_${meta.arm}/apply.callib
     echo '{}' > calibrate_${meta.arm}/calibrate.json
     mv calibrate_${meta.arm}/calibrated.ms calibrated.ms
     TARGETS=${Shell.quote(meta.targets ? meta.targets.join(';') : 'T01')}

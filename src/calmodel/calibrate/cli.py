@@ -37,7 +37,7 @@ def command(ms: Path, model: str, out: Path, targets: str | None, **params) -> N
     settings = settings_from(S, params, model=None if model.lower() == "none" else Path(model),
                              targets=tuple(t for t in (targets or "").split(",") if t))
     with (stage_output(out, "calibrate.json", inputs=(ms, settings.model),
-                       products=("calibrated.ms", "caltables", "gain_calibrator_model.cl"), scratch=("scratch",)),
+                       products=("calibrated.ms", "caltables", "apply.callib", "gain_calibrator_model.cl"), scratch=("scratch",)),
           stage_console(out)):
         result = calibrate(ms, out, settings)
     fs = result.fluxscale

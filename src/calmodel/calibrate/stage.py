@@ -249,7 +249,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
             # them (few channels) or, with long time bins, mistakes the sky's fringes for
             # noise and reweights the spws (biasing wideband fluxes): use --no-statwt.
             run_task("statwt", vis=str(tmp), datacolumn="data")
-    step("split_statwt", statwt=settings.statwt)
+    step("statwt", statwt=settings.statwt)
     copy_tree(final_model, out / "gain_calibrator_model.cl", dirs_exist_ok=True)
 
     solutions = {p.name: _solution_stats(p) for p in sorted(caltables.iterdir())}
