@@ -176,6 +176,20 @@ def test_read_only_ms_and_model_just_work(tile, tmp_path):
     shutil.rmtree(out)  # the products are the user's to remove
 
 
+def test_a_field_name_that_would_break_the_cal_library_is_refused(tmp_path):
+    """Field names come from the user's MS and go into calibrate's cal library as quoted
+    strings: a quote or line break there would end the value and add instructions."""
+    from calmodel import CalmodelError
+    from calmodel.core.callib import Apply, write_cal_library
+
+    for name in ("J1407+2827' fldmap='0", "T01\ncaltable='x'"):
+        with pytest.raises(CalmodelError, match="cannot go into a CASA cal library"):
+            write_cal_library(tmp_path / "apply.callib", [Apply("caltables/final_amp.G", name)], n_spw=2)
+        assert not (tmp_path / "apply.callib").exists()
+    library = write_cal_library(tmp_path / "apply.callib", [Apply("t.G", "T01", fldmap="J1407+2827")], n_spw=2)
+    assert library.read_text() == "caltable='t.G' calwt=False field='T01' tinterp='linear' fldmap='J1407+2827' spwmap=[0,1]\n"
+
+
 # ---------------------------------------------------------------- #6 all-zero data, simulate
 
 def test_simulated_tile_has_no_empty_corrected_data(tile):
