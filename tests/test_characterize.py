@@ -79,9 +79,9 @@ def _with_intents(source: Path, target: Path, modes: dict[int, str]) -> Path:
     """A copy of ``source`` with scan intents (field i observed with ``modes[i]``)."""
     import casatools
 
-    from calmodel.core import ms as msio
+    from calmodel.core.io import copy_tree
 
-    ms = msio.copy_ms(source, target)
+    ms = copy_tree(source, target)
     tb = casatools.table()
     tb.open(str(ms / "STATE"), nomodify=False)
     tb.addrows(len(modes))

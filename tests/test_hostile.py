@@ -146,12 +146,12 @@ def test_a_successful_run_removes_failed(tmp_path):
 # ---------------------------------------------------------------- #4 read-only inputs
 
 def test_private_copies_are_writable(tile, tmp_path):
-    from calmodel.core.ms import copy_ms
+    from calmodel.core.io import copy_tree
 
     src = tmp_path / "ro.ms"
     shutil.copytree(tile / "tile.ms", src)
     subprocess.run(["chmod", "-R", "a-w", str(src)], check=True)
-    copy = copy_ms(src, tmp_path / "copy.ms")
+    copy = copy_tree(src, tmp_path / "copy.ms")
     for path in [copy, *copy.rglob("*")]:
         assert path.stat().st_mode & stat.S_IWUSR, path
     shutil.rmtree(copy)  # a copy that kept the bits could not be removed by a user

@@ -17,7 +17,7 @@ import numpy as np
 from calmodel import CalmodelError
 from calmodel.core.casa import CasaTaskError, casa_tools, run_task
 from calmodel.core.constants import C_LIGHT, RAD_TO_ARCSEC
-from calmodel.core.io import atomic_dir, copy_tree
+from calmodel.core.io import atomic_dir
 
 UVFITS_SUFFIXES = (".fits", ".uvfits", ".uvf")
 
@@ -92,14 +92,6 @@ def open_input(path: Path, workdir: Path) -> Path:
         if not is_ms(tmp):
             raise CalmodelError(f"importuvfits wrote no measurement set from {path}")
     return target
-
-
-def copy_ms(src: Path, dst: Path) -> Path:
-    """Copy the MS folder ``src`` to the new folder ``dst`` (which must not exist), writable
-    even when ``src`` is read-only."""
-    if Path(dst).exists():
-        raise CalmodelError(f"refusing to overwrite existing folder: {dst}")
-    return copy_tree(src, dst, symlinks=True)
 
 
 def _unreadable(path: Path, err: Exception) -> CalmodelError:
