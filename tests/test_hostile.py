@@ -186,6 +186,8 @@ def test_a_field_name_that_would_break_the_cal_library_is_refused(tmp_path):
         with pytest.raises(CalmodelError, match="cannot go into a CASA cal library"):
             write_cal_library(tmp_path / "apply.callib", [Apply("caltables/final_amp.G", name)], n_spw=2)
         assert not (tmp_path / "apply.callib").exists()
+    with pytest.raises(CalmodelError, match="names no fields"):
+        write_cal_library(tmp_path / "apply.callib", [Apply("t.G", "")], n_spw=2)
     library = write_cal_library(tmp_path / "apply.callib", [Apply("t.G", "T01", fldmap="J1407+2827")], n_spw=2)
     assert library.read_text() == "caltable='t.G' calwt=False field='T01' tinterp='linear' fldmap='J1407+2827' spwmap=[0,1]\n"
 

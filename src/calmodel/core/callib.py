@@ -39,6 +39,8 @@ def write_cal_library(path: Path, applies: list[Apply], n_spw: int) -> Path:
     spwmap = "[" + ",".join(str(spw) for spw in range(n_spw)) + "]"
     lines = []
     for apply in applies:
+        if not apply.fields:  # an empty selection would apply the table to every field
+            raise CalmodelError(f"a cal library line for {apply.caltable} names no fields to apply it to")
         line = (f"caltable={_quoted(apply.caltable, 'caltable')} calwt=False "
                 f"field={_quoted(apply.fields, 'field selection')} tinterp={_quoted(apply.tinterp, 'tinterp')}")
         if apply.fldmap:
