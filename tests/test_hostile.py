@@ -374,13 +374,15 @@ def _mounted_tmpfs(path: Path, size: str) -> Path:
 
 @pytest.fixture
 def small_disk(tmp_path):
-    disk = _mounted_tmpfs(tmp_path / "small", "30m")
+    # calibrate's scratch is the calibrators' rows (~half the point tile's 15 MB) and their
+    # model: 30 MB held it all once the whole-MS copy went (session 8); 8 MB does not.
+    disk = _mounted_tmpfs(tmp_path / "small", "8m")
     yield disk
     subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_calibrate_on_a_full_disk_ends_with_one_line_and_failed(tile, small_disk):
-    """CASA's C++ aborts (SIGABRT) when the private copy does not fit: the parent process
+    """CASA's C++ aborts (SIGABRT) when the calibrators' MS does not fit: the parent process
     still writes FAILED, keeps the console and exits 1 (not 134, which would be retried)."""
     out = small_disk / "cal"
     proc = calmodel("calibrate", "--ms", tile / "tile.ms", "--model", "none", "--out", out)
