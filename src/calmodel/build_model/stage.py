@@ -47,7 +47,7 @@ from calmodel.core.components import images_to_component_list, read_components, 
 from calmodel.core.constants import C_LIGHT
 from calmodel.core.images import image_beam, image_like, read_plane
 from calmodel.core.io import write_json
-from calmodel.core.ms import field_names, open_input, reference_antenna, spw_info
+from calmodel.core.ms import calibrator_rows, field_names, open_input, reference_antenna, spw_info
 from calmodel.core.precal import CalibratorModel, precalibrate
 from calmodel.core.records import stage_record
 from calmodel.core.roles import field_roles
@@ -255,11 +255,7 @@ def _starting_calibration(source: Path, work: Path, settings: BuildModelSettings
     flux = field_roles(source, bandpass=settings.bandpass_field).bandpass_calibrator
     if flux is None:
         return {"vis": source, "column": "data", "description": "input DATA column (no flux calibrator)"}
-    # The solves write MODEL_DATA, flags and CORRECTED_DATA, and need only the two
-    # calibrators: their rows, with the input's IDs, not a copy of the whole MS.
-    vis = work / "phase_referenced.ms"
-    run_task("mstransform", "the calibrators' rows", vis=str(source), outputvis=str(vis),
-             field=f"{flux},{settings.field}", datacolumn="data", reindex=False, keepflags=True)
+    vis = calibrator_rows(source, work / "phase_referenced.ms", [flux, settings.field])  # not a whole copy
     refant = settings.refant or reference_antenna(vis, [flux, settings.field])
     freq_ghz = float(np.mean([s.reffreq_hz for s in spw_info(vis)])) / 1e9
     models = [CalibratorModel(flux, standard=True), CalibratorModel(settings.field)]

@@ -44,7 +44,7 @@ from calmodel.core.components import (check_readable, images_to_component_list, 
                                       rescaled_copy, total_flux, write_model_column)
 from calmodel.core.io import atomic_dir, copy_tree, write_json
 from calmodel.core.callib import Apply, write_cal_library
-from calmodel.core.ms import (check_column_has_data, field_ids, field_names, field_position,
+from calmodel.core.ms import (calibrator_rows, check_column_has_data, field_ids, field_names, field_position,
                               integration_time, open_input, reference_antenna, spw_info)
 from calmodel.core.precal import BandpassSolve, CalibratorModel, solve_bandpass, write_models
 from calmodel.core.records import stage_record
@@ -150,9 +150,7 @@ def calibrate(input_path: Path, out: Path, settings: CalibrateSettings) -> Calib
     source = open_input(Path(input_path), scratch)  # read, never written
     flux, gain, targets, role_reasons = resolve_roles(source, settings)
     both = f"{flux},{gain}"
-    vis = scratch / "calibrators.ms"
-    run_task("mstransform", "the calibrators' rows", vis=str(source), outputvis=str(vis), field=both,
-             datacolumn="data", reindex=False, keepflags=True)
+    vis = calibrator_rows(source, scratch / "calibrators.ms", [flux, gain])
     for calibrator in (flux, gain):  # CASA would only say "Error in Calibrater::fluxscale."
         check_column_has_data(vis, "data", field_ids(vis, calibrator, input_path), calibrator, input_path)
     refant = settings.refant or reference_antenna(vis, [flux, gain])

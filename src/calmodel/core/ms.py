@@ -94,6 +94,15 @@ def open_input(path: Path, workdir: Path) -> Path:
     return target
 
 
+def calibrator_rows(source: Path, dst: Path, fields: list[str]) -> Path:
+    """A new MS ``dst`` of ``fields``' rows of ``source`` (DATA, flags kept), for solves that
+    write MODEL_DATA, flags and CORRECTED_DATA without touching the input or copying all of
+    it. The input's field and spw IDs are kept, so tables solved on ``dst`` apply to it."""
+    run_task("mstransform", "the calibrators' rows", vis=str(source), outputvis=str(dst), field=",".join(fields),
+             datacolumn="data", reindex=False, keepflags=True)
+    return Path(dst)
+
+
 def _unreadable(path: Path, err: Exception) -> CalmodelError:
     first = (str(err).splitlines() or [type(err).__name__])[0].strip()
     return CalmodelError(f"cannot read table {path}: {first} (a truncated or corrupt input?)")
