@@ -53,10 +53,15 @@ def minimal_loop(calls: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """The memo's minimum self-calibration loop from build-model's calls: the set-up before
     the loop, then from its last pass the dirty image and, per solint, one fresh tclean, the
     gaincal and the applycal that carries it to the next solint."""
-    dirty = [i for i, (name, kw) in enumerate(calls) if name == "tclean" and kw.get("niter") == 0]
-    if not dirty:
+    dirty = next((i for i, (name, kw) in enumerate(calls) if name == "tclean" and kw.get("niter") == 0), None)
+    if dirty is None:
         raise SystemExit("replay: no dirty tclean (niter=0) in the log: not a build-model log")
-    setup, last = calls[:dirty[0]], calls[dirty[-1]:]
+    setup, loop = calls[:dirty], calls[dirty + 1:]
+    # each pass of the loop starts from the input calibration (clearcal); the last one that
+    # self-calibrates is the one whose model is kept
+    starts = [0] + [i for i, (name, _) in enumerate(loop) if name == "clearcal"]
+    passes = [loop[a:b] for a, b in zip(starts, starts[1:] + [len(loop)])]
+    last = [calls[dirty]] + [p for p in passes if any(name == "gaincal" for name, _ in p)][-1]
     # build-model's own first image of a round continues an earlier clean (calcpsf=False,
     # mask='' as the mask came with the copied images); the memo's loop images afresh, with
     # the static mask that build-model's other images of the pass name

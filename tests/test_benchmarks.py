@@ -57,3 +57,29 @@ def test_projection_separates_fixed_and_linear_cost(monkeypatch):
     assert float(cells[5]) == 2.0 and float(cells[6]) == 5.0
     assert float(cells[7]) == float(f"{(5.0 + 2e-6 * vlass_visibilities()) / 3600:.3g}")
     assert "proportional" not in table
+
+
+def test_minimal_loop_takes_the_last_pass_after_a_mask_expansion(monkeypatch):
+    """build-model's log with a rerun (one dirty image, then clearcal and the loop again with
+    the expanded mask): the memo's minimal loop is the set-up, the dirty image and, from the
+    second pass only, one fresh tclean, the gaincal and the applycal per solint."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from replay import minimal_loop
+
+    def one_pass(tag: str, mask: str) -> list:
+        calls = []
+        for solint in ("inf", "int"):
+            calls += [("tclean", {"imagename": f"{tag}_{solint}_pre", "mask": mask, "calcpsf": False}),
+                      ("gaincal", {"caltable": f"{tag}_{solint}"}), ("applycal", {"gaintable": [f"{tag}_{solint}"]}),
+                      ("tclean", {"imagename": f"{tag}_{solint}_post", "mask": mask})]
+        return calls
+
+    setup = [("split", {"outputvis": "calibrator.ms"}), ("clearcal", {})]
+    dirty = ("tclean", {"imagename": "dirty", "niter": 0, "mask": ""})
+    log = setup + [dirty] + one_pass("first", "mask.im") + [("clearcal", {})] + one_pass("rerun", "mask.im")
+    kept = minimal_loop(log)
+    assert kept[:3] == setup + [dirty]
+    assert [kw.get("caltable") for name, kw in kept if name == "gaincal"] == ["rerun_inf", "rerun_int"]
+    images = [kw for name, kw in kept if name == "tclean"][1:]
+    assert [kw["imagename"] for kw in images] == ["rerun_inf_pre", "rerun_int_pre"]
+    assert all(kw["calcpsf"] and kw["mask"] == "mask.im" for kw in images)

@@ -60,6 +60,24 @@ def test_selfcal_lowers_rms_and_records_every_round(built):
     assert (base / "model" / "selfcal_rounds.png").stat().st_size > 5000
 
 
+def test_mask_expansion_reruns_the_rounds_but_not_the_dirty_image(built):
+    """The memo reruns the whole procedure once with an expanded mask, exactly when the last
+    round of the first run shows emission outside the mask (its missed_pixels). The dirty
+    image, made without a mask, is the same image in both runs, so it is made once: tclean
+    runs once for it and twice per round of each run."""
+    base, result = built
+    record = json.loads(result.record.read_text())
+    earlier, final = record["earlier_runs"], record["rounds"]
+    assert record["mask_expanded"] == bool(earlier) and len(earlier) <= 1
+    if earlier:
+        assert earlier[0][-1]["missed_pixels"] > 0
+    else:
+        assert final[-1]["missed_pixels"] == 0
+    extra = 0 if record["model_source"].startswith("post-selfcal") else 1  # the input's deep image
+    tcleans = (base / "model" / "casa.log").read_text().count("Begin Task: tclean")
+    assert tcleans == 1 + 2 * (sum(len(run) for run in earlier) + len(final)) + extra
+
+
 def test_unknown_field_is_a_one_line_error(tmp_path, built):
     base, _ = built
     proc = run([str(VENV_BIN / "calmodel"), "build-model", "--ms", str(base / "tile" / "tile.ms"),

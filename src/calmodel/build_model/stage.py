@@ -17,7 +17,7 @@ with the reason recorded. The chosen model is the last accepted solint whose cle
 model's negative flux stays below `max_negative_fraction` of its positive flux (the memo
 avoided models where tclean had dug into the noise). If emission above the mask
 threshold lies outside the static mask at the end, the mask is expanded and the whole
-loop rerun once.
+loop rerun once (the memo's procedure; only the dirty image, made without a mask, is kept).
 
 If no solint is accepted, the model is the input calibration's image cleaned to
 `nsigma_floor` (not the shallow first round). A narrow band (core.wideband: one frequency or
@@ -64,6 +64,9 @@ class RoundRecord:
     accepted: bool
     reason: str
     negative_fraction: float
+    # pixels of the post image that the expansion rule wants and the mask lacks: shows in
+    # which round the emission a static mask misses first appears (docs/build-model.md)
+    missed_pixels: int = 0
 
 
 @dataclass
@@ -183,19 +186,22 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
     terms = taylor_terms(vis, settings.min_fractional_bandwidth)
 
     mask_path = work / "mask.im"
-    rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, None, terms)
-    expanded = False
-    if settings.expand_mask:
-        final = _last_prefix(work, rounds)
-        image = read_plane(f"{final}.image.tt0")
-        # Emission the static mask missed: above the mask threshold and above 2% of the
-        # peak, so that the dynamic-range-limited ripples of a bright source do not count.
-        floor = max(settings.mask_threshold_sigma * rounds[-1].post["rms_jy"], 0.02 * float(image.max()))
-        wanted = source_mask(image, floor, 1.0, 2)
-        if np.any(wanted & ~mask):
-            expanded = True
-            shutil.rmtree(work / "images", ignore_errors=True)
-            rounds, mask = _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask | wanted, terms)
+    images = work / "images"
+    images.mkdir()
+    dirty = _dirty_image(vis, images, cell, imsize, settings, terms)
+    mask = _static_mask(dirty, settings)
+    rounds = _run_loop(vis, work, settings, cell, imsize, intervals, dirty, mask_path, mask, terms)
+    earlier_runs: list[list[RoundRecord]] = []
+    if settings.expand_mask and rounds[-1].missed_pixels:
+        # The memo's rerun of the whole procedure with the final mask, once. The dirty image
+        # stays: it images the input calibration without a mask, so it is the same image.
+        # (Stopping the first run as soon as a round misses emission was tried and is not
+        # cheaper: docs/performance.md, "build-model's rerun".)
+        earlier_runs.append(rounds)
+        mask = mask | _wanted_mask(_last_prefix(work, rounds), rounds[-1].post["rms_jy"], settings)
+        _remove_rounds(images)
+        run_task("clearcal", vis=str(vis), addmodel=True)  # back to the input calibration
+        rounds = _run_loop(vis, work, settings, cell, imsize, intervals, dirty, mask_path, mask, terms)
 
     chosen = _choose(rounds, settings)
     prefix = str(work / "images" / f"r{rounds.index(chosen)}_post")
@@ -226,8 +232,9 @@ def build_model(input_path: Path, out: Path, settings: BuildModelSettings) -> Bu
         "field": settings.field, "field_reason": field_reason, "model_source": model_source, "taylor_terms": terms.as_record(),
         "model_spectral_index": "tt1/tt0 per pixel" if terms.nterms > 1 else "0 (nterms 1: model.tt1 is zeros)",
         "starting_calibration": start["description"], "cell_arcsec": cell, "imsize": imsize, "solints": intervals,
-        "mask_expanded": expanded, "mask_pixels": int(mask.sum()),
+        "mask_expanded": bool(earlier_runs), "mask_pixels": int(mask.sum()),
         "rounds": [asdict(r) for r in rounds], "chosen_solint": chosen.solint,
+        "earlier_runs": [[asdict(r) for r in run] for run in earlier_runs],
         "initial_rms_jy": first["rms_jy"], "final_rms_jy": best["rms_jy"],
         "initial_snr": first["snr"], "final_snr": best["snr"],
         "model_total_flux_jy": total_flux(components), "n_components": len(components),
@@ -297,18 +304,44 @@ def _copy_images(prefix: str, new_prefix: str, only: tuple[str, ...] | None = No
             shutil.copytree(product, f"{new_prefix}{suffix}")
 
 
-def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, terms: TaylorTerms):
-    images = work / "images"
-    images.mkdir(exist_ok=True)
+def _dirty_image(vis: Path, images: Path, cell: float, imsize: int, settings: BuildModelSettings,
+                 terms: TaylorTerms) -> str:
+    """The input calibration's dirty image (no mask); its prefix is the mask image's template."""
     run_task("clearcal", vis=str(vis), addmodel=True)  # CORRECTED = DATA: start from the input calibration
-    dirty = str(images / "dirty")  # also the template for the mask image
+    dirty = str(images / "dirty")
     _tclean(vis, dirty, cell, imsize, 0.0, "", settings.reffreq_ghz, terms.nterms, niter=0)
-    if mask is None:  # the static mask, from the dirty image of the point-calibrated data
-        image = read_plane(f"{dirty}.image.tt0")
-        rms = robust_rms(image[image < np.percentile(image, 90)])
-        mask = source_mask(image, rms, settings.mask_threshold_sigma, 2)
-        if not mask.any():
-            raise CalmodelError(f"no emission above {settings.mask_threshold_sigma} sigma on '{settings.field}'")
+    return dirty
+
+
+def _static_mask(dirty: str, settings: BuildModelSettings) -> np.ndarray:
+    """The static mask, from the dirty image of the point-calibrated data."""
+    image = read_plane(f"{dirty}.image.tt0")
+    rms = robust_rms(image[image < np.percentile(image, 90)])
+    mask = source_mask(image, rms, settings.mask_threshold_sigma, 2)
+    if not mask.any():
+        raise CalmodelError(f"no emission above {settings.mask_threshold_sigma} sigma on '{settings.field}'")
+    return mask
+
+
+def _wanted_mask(prefix: str, rms: float, settings: BuildModelSettings) -> np.ndarray:
+    """Where the image at ``prefix`` has emission a mask should hold: above the mask
+    threshold and above 2% of the peak, so that the dynamic-range-limited ripples of a
+    bright source do not count; grown by 2 pixels like the static mask."""
+    image = read_plane(f"{prefix}.image.tt0")
+    floor = max(settings.mask_threshold_sigma * rms, 0.02 * float(image.max()))
+    return source_mask(image, floor, 1.0, 2)
+
+
+def _remove_rounds(images: Path) -> None:
+    """Every round's images; the dirty image stays."""
+    for product in images.glob("r*_*"):
+        shutil.rmtree(product)
+
+
+def _run_loop(vis, work, settings, cell, imsize, intervals, dirty: str, mask_path, mask,
+              terms: TaylorTerms) -> list[RoundRecord]:
+    """The self-calibration rounds, from the input calibration in CORRECTED, inside ``mask``."""
+    images = work / "images"
     mask_file = str(image_like(Path(f"{dirty}.image.tt0"), mask_path, mask))
     n = len(intervals)
     depths = np.geomspace(settings.nsigma_start, settings.nsigma_floor, n).tolist()
@@ -341,13 +374,14 @@ def _run_loop(vis, work, settings, cell, imsize, intervals, mask_path, mask, ter
         post = image_stats(post_prefix, mask, cell)
         accepted, reason = _accept(pre, post, settings)
         negative = post["model_negative_jy"] / max(post["model_positive_jy"], 1e-30)
-        rounds.append(RoundRecord(solint, nsigma, pre, post, accepted, reason, negative))
+        missed = int(np.sum(_wanted_mask(post_prefix, post["rms_jy"], settings) & ~mask))
+        rounds.append(RoundRecord(solint, nsigma, pre, post, accepted, reason, negative, missed))
         if not accepted:
             break
     if not rounds[0].accepted:
         # Even the first solint made things worse: keep the input calibration's model.
         rounds[0].reason += "; model taken from the input calibration"
-    return rounds, mask
+    return rounds
 
 
 def _default_field(source: Path, label: Path) -> tuple[str, str]:
