@@ -23,6 +23,7 @@ Writes DIR/benchmark.json and DIR/benchmark.md; the work folders stay in DIR/wor
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shlex
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -210,11 +212,35 @@ def fanout(n: int, size: str, work: Path) -> dict:
         where.mkdir()
         run = measure([str(BIN / "nextflow"), "run", str(REPO), "-profile", "test", "--input", str(sheet),
                        "--outdir", "results", *extra], where, env)
-        walls[mode] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"]}
+        tasks = trace_summary(where / "results", work / f"fanout_trace_{mode}.txt")
+        walls[mode] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], **tasks}
     cores = len(os.sched_getaffinity(0))
+    ideal = min(n, cores)
     speedup = walls["serial"]["wall_s"] / walls["parallel"]["wall_s"]
+    # Where the rest goes: Nextflow's own start and end (wall outside the task span), cores
+    # left idle inside the span, and tasks running longer side by side than alone.
+    span_speedup = walls["serial"]["task_span_s"] / walls["parallel"]["task_span_s"]
     return {"tiles": n, "tile": size, "cores": cores, **{f"{k}_{m}": v[k] for m, v in walls.items() for k in v},
-            "speedup": speedup, "ideal": min(n, cores), "efficiency": speedup / min(n, cores)}
+            "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal,
+            "task_span_speedup": span_speedup, "task_span_efficiency": span_speedup / ideal,
+            "idle_core_s_parallel": ideal * walls["parallel"]["task_span_s"] - walls["parallel"]["task_time_s"],
+            "side_by_side_slowdown": walls["parallel"]["task_time_s"] / walls["serial"]["task_time_s"]}
+
+
+def trace_summary(results: Path, keep: Path) -> dict:
+    """From a run's Nextflow trace (kept as ``keep``): the task span, first start to last
+    completion, and the tasks' summed run time (start to completion)."""
+    trace = max((results / "pipeline_info").glob("trace_*.txt"), key=lambda p: p.stat().st_mtime)
+    shutil.copyfile(trace, keep)
+    with trace.open() as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["status"] == "COMPLETED"]
+
+    def stamp(value: str) -> float:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+    spans = [(stamp(r["start"]), stamp(r["complete"])) for r in rows]
+    return {"tasks": len(spans), "task_span_s": max(e for _, e in spans) - min(s for s, _ in spans),
+            "task_time_s": sum(e - s for s, e in spans)}
 
 
 def before_after(tile: str, rev: str, stage: str, repeat: int, work: Path, threads: int) -> dict:
@@ -282,7 +308,14 @@ def markdown(result: dict) -> str:
         f = result["fanout"]
         lines += ["", f"Fan-out: {f['tiles']} `{f['tile']}` tiles, parallel {f['wall_s_parallel']:.0f} s, "
                   f"serial (one task at a time, 1 core) {f['wall_s_serial']:.0f} s: speed-up {f['speedup']:.2f}, "
-                  f"efficiency {f['efficiency']:.2f} of min(N, cores) = {f['ideal']}"]
+                  f"efficiency {f['efficiency']:.3f} of min(N, cores) = {f['ideal']}",
+                  "", f"Inside the task span (first task start to last task end: parallel "
+                  f"{f['task_span_s_parallel']:.0f} s, serial {f['task_span_s_serial']:.0f} s): speed-up "
+                  f"{f['task_span_speedup']:.2f}, efficiency {f['task_span_efficiency']:.3f}; "
+                  f"idle core-seconds in the parallel span {f['idle_core_s_parallel']:.0f}; tasks side by "
+                  f"side took {f['side_by_side_slowdown']:.3f}x their time alone "
+                  f"({f['task_time_s_parallel']:.0f} against {f['task_time_s_serial']:.0f} s). "
+                  f"Traces: work/fanout/fanout_trace_{{parallel,serial}}.txt"]
     return "\n".join(lines) + "\n"
 
 

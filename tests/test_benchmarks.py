@@ -83,3 +83,20 @@ def test_minimal_loop_takes_the_last_pass_after_a_mask_expansion(monkeypatch):
     images = [kw for name, kw in kept if name == "tclean"][1:]
     assert [kw["imagename"] for kw in images] == ["rerun_inf_pre", "rerun_int_pre"]
     assert all(kw["calcpsf"] and kw["mask"] == "mask.im" for kw in images)
+
+
+def test_fanout_trace_summary_separates_span_from_task_time(monkeypatch, tmp_path):
+    """Two tasks of 10 s overlapping by 5 s, a failed one ignored: the span is 15 s and the
+    tasks' own time 20 s (what the fan-out's efficiency inside the span is made of)."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from run import trace_summary
+
+    info = tmp_path / "results" / "pipeline_info"
+    info.mkdir(parents=True)
+    rows = [("COMPLETED", "12:00:00.000", "12:00:10.000"), ("COMPLETED", "12:00:05.000", "12:00:15.000"),
+            ("FAILED", "11:00:00.000", "13:00:00.000")]
+    (info / "trace_x.txt").write_text("status\tstart\tcomplete\n" + "".join(
+        f"{status}\t2026-11-27 {start}\t2026-11-27 {end}\n" for status, start, end in rows))
+    summary = trace_summary(tmp_path / "results", tmp_path / "kept.txt")
+    assert summary == {"tasks": 2, "task_span_s": 15.0, "task_time_s": 20.0}
+    assert (tmp_path / "kept.txt").read_text().startswith("status")
