@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py [--tile tiny|small|medium(default)|PATH] [--out DIR]
                                        [--repeat N] [--threads N] [--arms both|model]
-                                       [--fanout N] [--fanout-tile SIZE]
+                                       [--fanout N] [--fanout-tile SIZE] [--fanout-repeat R]
                                        [--before-after REV:STAGE] [--through characterize|ql]
 
 For one tile (simulated at the named size, or the measurement set PATH) it runs
@@ -15,7 +15,8 @@ Calibrate and image are replayed right after by benchmarks/replay.py (the same t
 calls with the same parameters, no calmodel); build-model against the memo's minimal
 loop (one tclean + gaincal + applycal per solint). The ratios calmodel / bare come from
 the same run. --fanout N runs N tiles through the Nextflow workflow twice, in parallel
-(-profile test) and one task at a time on one core (benchmarks/serial.config).
+(-profile test) and one task at a time on one core (benchmarks/serial.config), --fanout-repeat
+times each in alternating order.
 
 Writes DIR/benchmark.json and DIR/benchmark.md; the work folders stay in DIR/work.
 """
@@ -196,39 +197,66 @@ def run_tile(tile: str, work: Path, threads: int, arms: tuple[str, ...], through
     return suite.rows
 
 
-def fanout(n: int, size: str, work: Path) -> dict:
-    """N tiles through the workflow: all at once (-profile test) vs one task at a time on one core."""
+def fanout(n: int, size: str, work: Path, repeat: int = 1) -> dict:
+    """N tiles through the workflow: all at once (-profile test) vs one task at a time on one
+    core, ``repeat`` times, alternating the order (P S, S P, P S ...) so that a drift in the
+    host's speed hits both alike; medians, and the efficiency of every pair."""
     work.mkdir(parents=True, exist_ok=True)
     config = work / "tile.yaml"
     config.write_text(SIZES[size])
     sheet = work / "samplesheet.csv"
     sheet.write_text("tile,preset,seed,config\n" + "".join(
         f"bench{i},vlass-like,{i + 1},{config}\n" for i in range(n)))
-    env = dict(os.environ, NXF_OFFLINE="true", PATH=f"{BIN}:{os.environ['PATH']}")
-    walls = {}
-    # The serial baseline runs on one processor, Nextflow's JVM included (taskset), as
-    # parallel efficiency is defined; unpinned, the JVM also used the second core.
-    one_core = ["taskset", "-c", str(min(os.sched_getaffinity(0)))]
-    serial = ["--max_cpus", "1", "-c", str(REPO / "benchmarks/serial.config")]
-    for mode, prefix, extra in (("parallel", [], []), ("serial", one_core, serial)):
-        where = work / mode
-        shutil.rmtree(where, ignore_errors=True)
-        where.mkdir()
-        run = measure([*prefix, str(BIN / "nextflow"), "run", str(REPO), "-profile", "test", "--input", str(sheet),
-                       "--outdir", "results", *extra], where, env)
-        tasks = trace_summary(where / "results", work / f"fanout_trace_{mode}.txt")
-        walls[mode] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], **tasks}
+    runs = {"parallel": [], "serial": []}
+    for rep in range(repeat):
+        order = ("parallel", "serial") if rep % 2 == 0 else ("serial", "parallel")
+        for mode in order:
+            runs[mode].append(fanout_run(mode, sheet, work, rep))
     cores = len(os.sched_getaffinity(0))
     ideal = min(n, cores)
-    speedup = walls["serial"]["wall_s"] / walls["parallel"]["wall_s"]
+    med = {mode: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for mode, rs in runs.items()}
+    pairs = [s["wall_s"] / (ideal * p["wall_s"]) for p, s in zip(runs["parallel"], runs["serial"])]
+    speedup = med["serial"]["wall_s"] / med["parallel"]["wall_s"]
     # Where the rest goes: Nextflow's own start and end (wall outside the task span), cores
     # left idle inside the span, and tasks running longer side by side than alone.
-    span_speedup = walls["serial"]["task_span_s"] / walls["parallel"]["task_span_s"]
-    return {"tiles": n, "tile": size, "cores": cores, **{f"{k}_{m}": v[k] for m, v in walls.items() for k in v},
+    span_speedup = med["serial"]["task_span_s"] / med["parallel"]["task_span_s"]
+    return {"tiles": n, "tile": size, "cores": cores, "repeat": repeat, "runs": runs,
+            **{f"{k}_{m}": v[k] for m, v in med.items() for k in v},
             "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal,
+            "efficiency_pairs": pairs,
             "task_span_speedup": span_speedup, "task_span_efficiency": span_speedup / ideal,
-            "idle_core_s_parallel": ideal * walls["parallel"]["task_span_s"] - walls["parallel"]["task_time_s"],
-            "side_by_side_slowdown": walls["parallel"]["task_time_s"] / walls["serial"]["task_time_s"]}
+            "idle_core_s_parallel": ideal * med["parallel"]["task_span_s"] - med["parallel"]["task_time_s"],
+            "side_by_side_slowdown": med["parallel"]["task_time_s"] / med["serial"]["task_time_s"]}
+
+
+def fanout_run(mode: str, sheet: Path, work: Path, rep: int) -> dict:
+    """One run of the fan-out: 'parallel' as a user would run it, or 'serial': --max_cpus 1
+    and the whole run, Nextflow's JVM included, pinned to one core (taskset), as parallel
+    efficiency is defined (unpinned, the JVM also used the second core)."""
+    env = dict(os.environ, NXF_OFFLINE="true", PATH=f"{BIN}:{os.environ['PATH']}")
+    prefix, extra = [], []
+    if mode == "serial":
+        prefix = ["taskset", "-c", str(min(os.sched_getaffinity(0)))]
+        extra = ["--max_cpus", "1", "-c", str(REPO / "benchmarks/serial.config")]
+    where = work / mode
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir()
+    probe = host_probe_s()
+    run = measure([*prefix, str(BIN / "nextflow"), "run", str(REPO), "-profile", "test", "--input", str(sheet),
+                   "--outdir", "results", *extra], where, env)
+    tasks = trace_summary(where / "results", work / f"fanout_trace_{mode}_{rep}.txt")
+    return {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "probe_s": probe, **tasks}
+
+
+def host_probe_s() -> float:
+    """CPU seconds of a fixed pure-Python loop on one core: the host's speed at that moment.
+    On a shared virtual machine the same work has taken from 7.7 to 15.5 s within minutes
+    (docs/performance.md), so each fan-out run records it beside its wall time."""
+    started = time.process_time()
+    total = 0
+    for i in range(12_000_000):
+        total += i * i % 7
+    return time.process_time() - started
 
 
 def trace_summary(results: Path, keep: Path) -> dict:
@@ -310,16 +338,22 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if result.get("fanout"):
         f = result["fanout"]
-        lines += ["", f"Fan-out: {f['tiles']} `{f['tile']}` tiles, parallel {f['wall_s_parallel']:.0f} s, "
-                  f"serial (one task at a time, all on 1 core) {f['wall_s_serial']:.0f} s: speed-up {f['speedup']:.2f}, "
-                  f"efficiency {f['efficiency']:.3f} of min(N, cores) = {f['ideal']}",
+        pairs = ", ".join(f"{e:.3f}" for e in f["efficiency_pairs"])
+        probes = "; ".join(f"{mode} " + ", ".join(f"{r['probe_s']:.2f}" for r in f["runs"][mode])
+                           for mode in ("parallel", "serial"))
+        lines += ["", f"Fan-out: {f['tiles']} `{f['tile']}` tiles, {f['repeat']} run(s) of each mode, "
+                  f"alternating (medians): parallel {f['wall_s_parallel']:.0f} s, serial (one task at a "
+                  f"time, all on 1 core) {f['wall_s_serial']:.0f} s: speed-up {f['speedup']:.2f}, "
+                  f"efficiency {f['efficiency']:.3f} of min(N, cores) = {f['ideal']} "
+                  f"(pair by pair: {pairs})",
                   "", f"Inside the task span (first task start to last task end: parallel "
                   f"{f['task_span_s_parallel']:.0f} s, serial {f['task_span_s_serial']:.0f} s): speed-up "
                   f"{f['task_span_speedup']:.2f}, efficiency {f['task_span_efficiency']:.3f}; "
                   f"idle core-seconds in the parallel span {f['idle_core_s_parallel']:.0f}; tasks side by "
                   f"side took {f['side_by_side_slowdown']:.3f}x their time alone "
                   f"({f['task_time_s_parallel']:.0f} against {f['task_time_s_serial']:.0f} s). "
-                  f"Traces: work/fanout/fanout_trace_{{parallel,serial}}.txt"]
+                  f"Host probe before each run (CPU s of a fixed loop): {probes}. "
+                  f"Traces: work/fanout/fanout_trace_{{parallel,serial}}_{{rep}}.txt"]
     return "\n".join(lines) + "\n"
 
 
@@ -334,6 +368,8 @@ def main() -> None:
                         help="arms to image, catalogue and replay (model: the reduced CI form)")
     parser.add_argument("--fanout", type=int, default=0, help="N tiles through Nextflow (0: skip)")
     parser.add_argument("--fanout-tile", default="tiny", choices=sorted(SIZES))
+    parser.add_argument("--fanout-repeat", type=int, default=1,
+                        help="runs of each fan-out mode, alternating their order (medians reported)")
     parser.add_argument("--through", choices=["characterize", "ql"], default=None,
                         help="characterize: stop after it (memory at a size where the rest would take "
                              "hours); ql: only the nomodel arm's calibrate and QL image, each against bare CASA")
@@ -364,7 +400,7 @@ def main() -> None:
     result = {"tile": args.tile, "repeat": args.repeat, "threads": args.threads,
               "cores": len(os.sched_getaffinity(0)), "command": shlex.join(sys.argv),
               "load_before": load_before, "stages": stages,
-              "fanout": fanout(args.fanout, args.fanout_tile, args.out / "work" / "fanout")
+              "fanout": fanout(args.fanout, args.fanout_tile, args.out / "work" / "fanout", args.fanout_repeat)
               if args.fanout else None,
               "load_after": os.getloadavg()}
     (args.out / "benchmark.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -14,6 +14,7 @@ process CATALOG {
     def stem = "${image_dir}/${meta.field}_${meta.mode}"
     def alpha = meta.mode == 'se' ? "--alpha ${Shell.quote("${stem}.alpha.fits")} --alpha-error ${Shell.quote("${stem}.alpha.error.fits")}" : ''
     """
+    export OMP_NUM_THREADS=${task.cpus}
     calmodel catalog --image ${Shell.quote("${stem}.image.tt0.fits")} ${alpha} --allow-empty --ncores ${task.cpus} --out ${Shell.quote("catalog_${meta.arm}_${meta.field}_${meta.mode}")} ${args}
     """
 

@@ -15,6 +15,7 @@ process COMPARE {
     def truth_field = meta.mosaic_fields ? '' : " --truth-field ${Shell.quote(meta.field)}"
     def truth_args = truth ? "--truth ${Shell.quote(truth)}${truth_field}" : ''
     """
+    export OMP_NUM_THREADS=${task.cpus}
     calmodel compare --model ${Shell.quote("${model_catalog}/catalog.fits")} --nomodel ${Shell.quote("${nomodel_catalog}/catalog.fits")} ${truth_args} --out ${Shell.quote("compare_${meta.id}_${meta.field}_${meta.mode}")} ${args}
     """
 

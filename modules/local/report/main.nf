@@ -36,6 +36,7 @@ process REPORT {
     tile,field,mode,arm,stage,path
     ${rows.join('\n    ')}
     MANIFEST
+    export OMP_NUM_THREADS=${task.cpus}
     calmodel report --manifest manifest.csv ${options} --out report ${args}
     """
 
