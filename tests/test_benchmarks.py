@@ -100,3 +100,30 @@ def test_fanout_trace_summary_separates_span_from_task_time(monkeypatch, tmp_pat
     summary = trace_summary(tmp_path / "results", tmp_path / "kept.txt")
     assert summary == {"tasks": 2, "task_span_s": 15.0, "task_time_s": 20.0}
     assert (tmp_path / "kept.txt").read_text().startswith("status")
+
+
+def test_fanout_alternates_modes_and_reports_medians(monkeypatch, tmp_path):
+    """Three repetitions run P S, S P, P S (a drift in the host's speed hits both modes); the
+    efficiency is that of the medians, and every pair's is kept: serial 100 s, parallel
+    50, 50 and 100 s on 2 cores give medians 100/50 -> 1.0, pairs 1.0, 1.0, 0.5."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import run
+
+    calls = []
+    parallel_walls = iter([50.0, 50.0, 100.0])
+
+    def fake_run(mode, sheet, work, rep):
+        calls.append(mode)
+        wall = next(parallel_walls) if mode == "parallel" else 100.0
+        return {"wall_s": wall, "cpu_s": wall, "probe_s": 1.0, "tasks": 62, "task_span_s": wall,
+                "task_time_s": wall}
+
+    monkeypatch.setattr(run, "fanout_run", fake_run)
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {0, 1})
+    result = run.fanout(4, "tiny", tmp_path, repeat=3)
+    assert calls == ["parallel", "serial", "serial", "parallel", "parallel", "serial"]
+    assert result["efficiency"] == 1.0
+    assert result["efficiency_pairs"] == [1.0, 1.0, 0.5]
+    assert "pair by pair: 1.000, 1.000, 0.500" in run.markdown(
+        {"tile": "none", "repeat": 1, "threads": 1, "cores": 2, "load_before": (0, 0, 0),
+         "load_after": (0, 0, 0), "stages": [], "fanout": result})
