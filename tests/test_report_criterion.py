@@ -5,6 +5,7 @@ Synthetic catalogue pairs (compare.json records), no CASA."""
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -160,3 +161,28 @@ def test_scopes_are_judged_apart(tmp_path):
     assert rec["overall"]["in-scope"]["verdict"] == "no-detectable-change"
     assert rec["overall"]["out-of-scope"]["verdict"] == "significant-change"
     assert rec["overall"]["in-scope"]["modes"]["ql"]["counts"]["matched"] == 200  # not pooled
+
+
+# ---------------------------------------------------------------- calibrator model vs truth
+
+
+def test_calibrator_model_is_shown_against_its_truth(tmp_path):
+    """A coequal double (0.6 + 0.5 Jy) modelled as 0.55 Jy on the primary, a -0.02 Jy pixel
+    nearer the primary than the secondary, and 0.35 Jy on the secondary: the primary holds
+    0.53/0.6, the secondary 0.35/0.5, the total 0.88/1.1; shown in the model's table."""
+    root = tree(tmp_path / "results", {"OUT": {"F_ql": compare_record()}},
+                calibrators={"OUT": COEQUAL_CALIBRATOR})
+    record = root / "OUT" / "build_model" / "build_model.json"
+    ra0, dec0 = 94.5, -11.5
+    pixels = [(0.3, 0.0, 0.0), (0.25, 0.4, 0.0), (-0.02, 1.0, 1.0), (0.35, 2.2, 2.4)]
+    data = json.loads(record.read_text())
+    data["components"] = [{"ra_deg": ra0 + east / 3600.0 / math.cos(math.radians(dec0)),
+                           "dec_deg": dec0 + north / 3600.0, "flux_jy": flux}
+                          for flux, east, north in pixels]
+    write(record, data)
+    out = tmp_path / "report"
+    rec = json.loads(report([root], out).record.read_text())
+    against = rec["tiles"]["OUT"]["model_vs_truth"]
+    assert [c["ratio"] for c in against["components"]] == pytest.approx([0.53 / 0.6, 0.35 / 0.5])
+    assert against["total_ratio"] == pytest.approx(0.88 / 1.1)
+    assert "components 0.88, 0.70; total 0.80" in (out / "tables.md").read_text()

@@ -16,6 +16,7 @@ from calmodel.report.values import get_in, number
 from calmodel.report.noise import rms_ratio
 from calmodel.report.paired_truth import (frequency_of, paired_against_truth, read_csv_columns,
                                           truth_tables_for)
+from calmodel.report.model_truth import model_against_truth
 from calmodel.report.scope import IN_SCOPE, OUT_OF_SCOPE, SCOPES, UNKNOWN_SCOPE, scope_of_tile
 from calmodel.report.verdict import checks_for, combined_verdict, verdict_of
 from calmodel.report.vocabulary import ARMS, MODES
@@ -53,7 +54,7 @@ def _refuse_duplicate_compares(compares: list[Record]) -> None:
 
 def _new_tile_entry() -> dict:
     return {"verdict": None, "reasons": [], "scope": None, "modes": {}, "characterize": None,
-            "build_model": None, "fluxscale": {}, "images": [], "simulation": None}
+            "build_model": None, "model_vs_truth": None, "fluxscale": {}, "images": [], "simulation": None}
 
 
 def _fluxscale_ratio(fluxscale: dict) -> dict | None:
@@ -123,6 +124,7 @@ def _tiles_from_records(by_stage: dict, warnings: list[str], criterion: Criterio
     for name, tile in tiles.items():
         tile["scope"] = scope_of_tile(simulations.get(name), build_models.get(name),
                                       criterion.scope_ratio)
+        tile["model_vs_truth"] = model_against_truth(simulations.get(name), build_models.get(name))
     return tiles
 
 

@@ -80,15 +80,25 @@ def dominance(components: list[tuple], source: str, ratio_needed: float) -> dict
     return out
 
 
+def truth_calibrator(simulation) -> tuple[list[tuple[float, float, float]], str] | None:
+    """The simulated calibrator's components (ra, dec, flux) and the file's name, from the
+    tile's simulate Record; None without one or without truth/calibrator.json."""
+    if simulation is None:
+        return None
+    relative = get_in(simulation.data, "truth", "calibrator") or "truth/calibrator.json"
+    path = Path(simulation.path).parent / relative
+    if not path.is_file():
+        return None
+    components = _components(read_json_object(path).get("components"))
+    return (components, path.name) if components else None
+
+
 def scope_of_tile(simulation, build_model, ratio_needed: float) -> dict:
     """``simulation``/``build_model``: the tile's Record of that stage, or None."""
-    if simulation is not None:
-        relative = get_in(simulation.data, "truth", "calibrator") or "truth/calibrator.json"
-        path = Path(simulation.path).parent / relative
-        if path.is_file():
-            components = _components(read_json_object(path).get("components"))
-            if components:
-                return dominance(components, f"truth ({path.name})", ratio_needed)
+    truth = truth_calibrator(simulation)
+    if truth is not None:
+        components, name = truth
+        return dominance(components, f"truth ({name})", ratio_needed)
     if build_model is not None:
         components = _components(build_model.data.get("components"))
         cell = number(build_model.data.get("cell_arcsec"))

@@ -26,6 +26,13 @@ def fmt_rms_pair(rms_by_arm: dict) -> str:
     return " / ".join(fmt_number(v * 1e6 if v else None, ".1f") for v in values)
 
 
+def fmt_model_vs_truth(against: dict | None) -> str:
+    if not against:
+        return "–"
+    parts = ", ".join(f"{c['ratio']:.2f}" for c in against["components"])
+    return f"components {parts}; total {against['total_ratio']:.2f}"
+
+
 def fmt_scope(scope: dict | None) -> str:
     if not scope or scope.get("ratio") is None:
         return f"{(scope or {}).get('scope', 'scope-unknown')}"
@@ -187,12 +194,17 @@ def _stage_tables(tiles: dict) -> list[Table]:
     rows = [[t, str(b.get("field") or "–"), str(b.get("chosen_solint") or "–"),
              f"{b['n_accepted']} / {b['n_rounds']}",
              f"{fmt_number(b.get('initial_snr'), '.0f')} → {fmt_number(b.get('final_snr'), '.0f')}",
-             fmt_number(b.get("model_total_flux_jy"), ".4f"), fmt_number(b.get("n_components"), "g")]
+             fmt_number(b.get("model_total_flux_jy"), ".4f"), fmt_number(b.get("n_components"), "g"),
+             fmt_model_vs_truth(e.get("model_vs_truth"))]
             for t, e in tiles.items() if (b := e["build_model"])]
     if rows:
         out.append(Table("Calibrator model (build_model.json)",
                           ["Tile", "Calibrator", "Chosen solint", "Rounds accepted", "S/N",
-                           "Model flux (Jy)", "Components"], rows))
+                           "Model flux (Jy)", "Components", "Model / truth (simulated tiles)"], rows,
+                          "Model / truth: the model's flux near each true component (each model pixel "
+                          "counted for its nearest), over the component's true flux, brightest first; "
+                          "then the totals. The total carries the starting calibration's flux scale; "
+                          "unequal ratios between components mean a wrong structure."))
     rows = []
     for t, e in tiles.items():
         for im in sorted(e["images"], key=lambda i: (str(i["mode"]), str(i["field"]), str(i["arm"]))):
