@@ -14,25 +14,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from calmodel.report.scope import truth_calibrator, unit_vectors
-from calmodel.report.values import get_in, number
-
-
-def _model_pixels(build_model) -> list[tuple[float, float, float]]:
-    items = build_model.data.get("components") if build_model is not None else None
-    out = []
-    for item in items if isinstance(items, list) else []:
-        ra, dec, flux = (number(get_in(item, k)) for k in ("ra_deg", "dec_deg", "flux_jy"))
-        if None not in (ra, dec, flux):
-            out.append((ra, dec, flux))
-    return out
+from calmodel.report.scope import component_list, truth_calibrator, unit_vectors
 
 
 def model_against_truth(simulation, build_model) -> dict | None:
     """Per true component, brightest first: its flux, the model's flux assigned to it and
     their ratio; and the totals. None unless the tile has both a truth and a model."""
     truth = truth_calibrator(simulation)
-    pixels = _model_pixels(build_model)
+    # negative pixels too: they are part of the model that calibrate uses
+    pixels = component_list(build_model.data.get("components"), positive_only=False) if build_model else []
     if truth is None or not pixels:
         return None
     components = sorted(truth[0], key=lambda c: -c[2])

@@ -34,11 +34,13 @@ SCOPES = (IN_SCOPE, OUT_OF_SCOPE, UNKNOWN_SCOPE)
 PIXEL_LINK_CELLS = 1.5
 
 
-def _components(items) -> list[tuple[float, float, float]]:
+def component_list(items, positive_only: bool = True) -> list[tuple[float, float, float]]:
+    """(ra_deg, dec_deg, flux_jy) of each well-formed item of a record's ``components``;
+    only positive ones unless ``positive_only`` is False."""
     out = []
     for item in items if isinstance(items, list) else []:
         ra, dec, flux = (number(get_in(item, k)) for k in ("ra_deg", "dec_deg", "flux_jy"))
-        if None not in (ra, dec, flux) and flux > 0:
+        if None not in (ra, dec, flux) and (flux > 0 or not positive_only):
             out.append((ra, dec, flux))
     return out
 
@@ -89,7 +91,7 @@ def truth_calibrator(simulation) -> tuple[list[tuple[float, float, float]], str]
     path = Path(simulation.path).parent / relative
     if not path.is_file():
         return None
-    components = _components(read_json_object(path).get("components"))
+    components = component_list(read_json_object(path).get("components"))
     return (components, path.name) if components else None
 
 
@@ -100,7 +102,7 @@ def scope_of_tile(simulation, build_model, ratio_needed: float) -> dict:
         components, name = truth
         return dominance(components, f"truth ({name})", ratio_needed)
     if build_model is not None:
-        components = _components(build_model.data.get("components"))
+        components = component_list(build_model.data.get("components"))
         cell = number(build_model.data.get("cell_arcsec"))
         if components and cell:
             return dominance(_islands(components, PIXEL_LINK_CELLS * cell),
