@@ -249,7 +249,7 @@ def fanout_run(mode: str, sheet: Path, work: Path, rep: int) -> dict:
 
 
 def host_probe_s() -> float:
-    """CPU seconds of a fixed pure-Python loop on one core: the host's speed at that moment.
+    """CPU seconds of a fixed single-threaded Python loop: the host's speed at that moment.
     On a shared virtual machine the same work has taken from 7.7 to 15.5 s within minutes
     (docs/performance.md), so each fan-out run records it beside its wall time."""
     started = time.process_time()
